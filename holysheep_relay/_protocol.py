@@ -1,0 +1,290 @@
+"""Pure functions: build request bodies, interpret replies and stream events.
+
+No I/O here. The sync and async clients both call these, so the two differ only in how
+bytes are sent and received.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from array import array
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .accumulate import StreamAccumulator
+from .catalog import resolve_model
+from .errors import (
+    BadRequestError,
+    InvalidInputError,
+    ProtocolError,
+    RelayError,
+    ServerError,
+    error_from_body,
+)
+from .sse import ServerSentEvent
+from .wire import ChatChunk, ChatCompletion, EmbeddingResult, ModelInfo, Usage, chunk_from_dict
+
+__all__ = [
+    "build_chat_body",
+    "build_embed_body",
+    "estimate_tokens",
+    "handle_stream_event",
+    "is_stream_options_rejection",
+    "parse_completion",
+    "parse_embeddings",
+    "parse_json",
+    "parse_models",
+]
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_RESERVED = frozenset({"stream", "stream_options", "model", "messages"})
+
+
+def _check_range(name: str, value: Any, low: float, high: float | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInputError(f"{name} must be a number, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise InvalidInputError(f"{name} must be {bound}, got {value!r}")
+
+
+def _check_messages(messages: Any) -> None:
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+        raise InvalidInputError(
+            "messages must be a list of {'role': ..., 'content': ...} dicts, "
+            f"got {type(messages).__name__}"
+        )
+    if not messages:
+        raise InvalidInputError("messages is empty: send at least one message")
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, Mapping):
+            raise InvalidInputError(f"messages[{i}] must be a dict, got {type(msg).__name__}")
+        role = msg.get("role")
+        if role not in _ROLES:
+            raise InvalidInputError(
+                f"messages[{i}] has role {role!r}; expected one of {sorted(_ROLES)}"
+            )
+        content = msg.get("content")
+        if content is not None and not isinstance(content, (str, list)):
+            raise InvalidInputError(
+                f"messages[{i}].content must be a string or a list of content parts"
+            )
+        if role == "tool" and not msg.get("tool_call_id"):
+            raise InvalidInputError(f"messages[{i}] is a tool message without tool_call_id")
+
+
+def build_chat_body(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    *,
+    stream: bool,
+    include_usage: bool,
+) -> dict[str, Any]:
+    """The JSON body of ``POST /chat/completions``; raises InvalidInputError before I/O."""
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidInputError("model must be a non-empty model id, e.g. 'gpt-4.1'")
+    _check_messages(messages)
+    reserved = _RESERVED.intersection(params)
+    if reserved:
+        raise InvalidInputError(
+            f"{sorted(reserved)} cannot be passed as parameters; use chat() or stream_chat()"
+        )
+    _check_range("temperature", params.get("temperature"), 0, 2)
+    _check_range("top_p", params.get("top_p"), 0, 1)
+    for name in ("max_tokens", "max_completion_tokens", "n"):
+        value = params.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidInputError(f"{name} must be an integer, got {value!r}")
+        _check_range(name, value, 1, None)
+    body: dict[str, Any] = {"model": resolve_model(model.strip()), "messages": list(messages)}
+    extra = params.get("extra_body")
+    for key, value in params.items():
+        if value is not None and key != "extra_body":
+            body[key] = value
+    if stream:
+        body["stream"] = True
+        if include_usage:
+            body["stream_options"] = {"include_usage": True}
+    if extra:
+        body.update(extra)
+    return body
+
+
+def estimate_tokens(body: Mapping[str, Any]) -> int:
+    """A cheap upper-ish estimate (4 chars per token) for rate limiting before the call."""
+    chars = len(json.dumps(body.get("messages", ""), ensure_ascii=False))
+    if body.get("tools"):
+        chars += len(json.dumps(body["tools"]))
+    out = body.get("max_tokens") or body.get("max_completion_tokens") or 0
+    return chars // 4 + 1 + int(out)
+
+
+def parse_json(content: bytes, what: str, request_id: str | None = None) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError as exc:
+        snippet = content[:120].decode("utf-8", "replace")
+        raise ProtocolError(
+            f"the relay sent a {what} that is not valid JSON: {snippet!r}",
+            request_id=request_id,
+        ) from exc
+
+
+def parse_completion(data: Any, request_id: str | None) -> ChatCompletion:
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        if isinstance(data, dict) and "error" in data:
+            raise error_from_body(None, data, request_id=request_id)
+        raise ProtocolError(
+            "the relay's reply has no 'choices' list; is the base URL an OpenAI-compatible "
+            "endpoint?",
+            request_id=request_id,
+        )
+    for choice in data["choices"]:
+        msg = choice.get("message") if isinstance(choice, dict) else None
+        if (
+            isinstance(msg, dict)
+            and msg.get("reasoning_content") is None
+            and isinstance(msg.get("reasoning"), str)
+        ):
+            choice["message"] = {**msg, "reasoning_content": msg["reasoning"]}
+    usage = data.get("usage")
+    try:
+        completion = ChatCompletion.model_validate(
+            {**data, "usage": Usage.from_wire(usage) if isinstance(usage, dict) else None}
+        )
+    except (ValueError, TypeError) as exc:
+        raise ProtocolError(
+            f"the relay's reply does not have the chat.completion shape: {exc}",
+            request_id=request_id,
+        ) from exc
+    completion.raw = data
+    completion.request_id = request_id
+    return completion
+
+
+def is_stream_options_rejection(error: RelayError) -> bool:
+    """True for a 400 that says the relay does not support ``stream_options``."""
+    if not isinstance(error, BadRequestError):
+        return False
+    body = error.body if isinstance(error.body, dict) else {}
+    err = body.get("error")
+    if not isinstance(err, dict):
+        err = {}
+    return "stream_options" in error.message or err.get("param") == "stream_options"
+
+
+def handle_stream_event(
+    event: ServerSentEvent, acc: StreamAccumulator, request_id: str | None
+) -> ChatChunk | None:
+    """Interpret one SSE event: a chunk, None for ``[DONE]``, or raise for in-stream errors."""
+    data = event.data
+    if data == "[DONE]":
+        return None
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise ProtocolError(
+            f"malformed stream chunk from the relay: {data[:120]!r}",
+            request_id=request_id,
+            partial_text=acc.text,
+        ) from exc
+    if event.event == "error" or (isinstance(obj, dict) and obj.get("error")):
+        raise error_from_body(None, obj, request_id=request_id, partial_text=acc.text)
+    if not isinstance(obj, dict):
+        raise ProtocolError(
+            f"stream chunk is not a JSON object: {data[:120]!r}",
+            request_id=request_id,
+            partial_text=acc.text,
+        )
+    try:
+        chunk = chunk_from_dict(obj)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ProtocolError(
+            f"stream chunk has an unexpected shape: {data[:120]!r}",
+            request_id=request_id,
+            partial_text=acc.text,
+        ) from exc
+    acc.add(chunk)
+    for choice in chunk.choices:
+        if choice.finish_reason == "error":
+            raise ServerError(
+                "the relay ended the stream with finish_reason='error'",
+                request_id=request_id,
+                code="error",
+                partial_text=acc.text,
+            )
+    return chunk
+
+
+def parse_models(data: Any, request_id: str | None) -> list[ModelInfo]:
+    items = data.get("data") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ProtocolError("the relay's /models reply has no 'data' list", request_id=request_id)
+    try:
+        return [ModelInfo.model_validate(m) for m in items]
+    except (ValueError, TypeError) as exc:
+        raise ProtocolError(f"bad /models entry: {exc}", request_id=request_id) from exc
+
+
+def build_embed_body(
+    model: str, inputs: str | Sequence[str], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidInputError("model must be a non-empty embedding model id")
+    items = [inputs] if isinstance(inputs, str) else list(inputs)
+    if not items:
+        raise InvalidInputError("input is empty: pass at least one text to embed")
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise InvalidInputError(f"input[{i}] must be a string, got {type(text).__name__}")
+        if not text:
+            raise InvalidInputError(f"input[{i}] is an empty string; the relay rejects those")
+    dims = params.get("dimensions")
+    if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int) or dims < 1):
+        raise InvalidInputError(f"dimensions must be a positive integer, got {dims!r}")
+    body: dict[str, Any] = {"model": resolve_model(model.strip()), "input": items}
+    body["encoding_format"] = "float"
+    body.update({k: v for k, v in params.items() if v is not None})
+    return body
+
+
+def _decode_vector(value: Any) -> list[float]:
+    if isinstance(value, str):  # base64 little-endian float32
+        floats = array("f")
+        floats.frombytes(base64.b64decode(value))
+        if sys.byteorder == "big":
+            floats.byteswap()
+        return floats.tolist()
+    if isinstance(value, list):
+        return [float(x) for x in value]
+    raise TypeError(f"embedding is neither a list nor base64: {type(value).__name__}")
+
+
+def parse_embeddings(data: Any, request_id: str | None, expected: int) -> EmbeddingResult:
+    items = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ProtocolError(
+            "the relay's /embeddings reply has no 'data' list", request_id=request_id
+        )
+    try:
+        ordered = sorted(items, key=lambda d: d.get("index", 0))
+        vectors = [_decode_vector(d["embedding"]) for d in ordered]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ProtocolError(f"bad /embeddings entry: {exc}", request_id=request_id) from exc
+    if len(vectors) != expected:
+        raise ProtocolError(
+            f"asked for {expected} embeddings, the relay returned {len(vectors)}",
+            request_id=request_id,
+        )
+    usage = data.get("usage")
+    return EmbeddingResult(
+        vectors=vectors,
+        model=str(data.get("model") or ""),
+        usage=Usage.from_wire(usage) if isinstance(usage, dict) else None,
+        request_id=request_id,
+    )

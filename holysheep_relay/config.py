@@ -1,0 +1,193 @@
+"""Client configuration: key, base URL, timeouts, retries, headers.
+
+``RelayConfig`` is immutable and validated once, at construction, so that a missing key or
+a mangled base URL fails before any network call with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+from pydantic import SecretStr
+
+from ._version import __version__
+from .errors import ConfigurationError
+
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "RelayConfig",
+    "Timeouts",
+    "normalize_base_url",
+    "resolve_api_key",
+]
+
+logger = logging.getLogger("holysheep_relay")
+
+DEFAULT_BASE_URL = "https://api.holysheep.ai/v1"
+API_KEY_ENV = "HOLYSHEEP_API_KEY"
+BASE_URL_ENV = "HOLYSHEEP_BASE_URL"
+USER_AGENT = f"holysheep-integrations/{__version__}"
+
+# Endpoint suffixes users paste into base URLs by mistake.
+_ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/embeddings", "/models", "/messages")
+
+
+def normalize_base_url(url: str) -> str:
+    """Return a clean ``scheme://host[:port]/.../v1`` base URL.
+
+    Tolerates a trailing slash, a pasted endpoint path (``/chat/completions``) and a doubled
+    ``/v1/v1``; a URL with no path gets ``/v1``. Raises ConfigurationError for a URL that is
+    not http(s).
+    """
+    raw = url.strip()
+    if not re.match(r"^https?://[^/\s]+", raw, re.I):
+        raise ConfigurationError(
+            f"base_url {raw!r} is not an http(s) URL; expected e.g. {DEFAULT_BASE_URL}"
+        )
+    raw = raw.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    lowered = raw.lower()
+    stripped = True
+    while stripped:
+        stripped = False
+        for suffix in _ENDPOINT_SUFFIXES:
+            if lowered.endswith(suffix):
+                raw, lowered = raw[: -len(suffix)].rstrip("/"), lowered[: -len(suffix)].rstrip("/")
+                stripped = True
+    while lowered.endswith("/v1/v1"):
+        raw, lowered = raw[:-3], lowered[:-3]
+    scheme_host = re.match(r"^https?://[^/]+", raw, re.I)
+    assert scheme_host is not None  # checked above
+    if raw == scheme_host.group(0):
+        raw += "/v1"
+    return raw
+
+
+def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr:
+    """Take the key given, else ``HOLYSHEEP_API_KEY``; fail clearly if neither is usable."""
+    if isinstance(api_key, SecretStr):
+        value = api_key.get_secret_value()
+    elif api_key is not None:
+        value = api_key
+    else:
+        value = os.environ.get(API_KEY_ENV, "")
+    value = value.strip()
+    if not value:
+        raise ConfigurationError(
+            f"No HolySheep API key: pass api_key=... or set the {API_KEY_ENV} environment "
+            "variable (keys look like hs_... or sk-...)."
+        )
+    if any(ch.isspace() for ch in value) or not value.isprintable():
+        raise ConfigurationError(
+            f"The HolySheep API key contains whitespace or control characters; check "
+            f"{API_KEY_ENV} for a stray quote, newline or 'Bearer ' prefix."
+        )
+    if len(value) < 20:
+        logger.warning(
+            "The HolySheep API key is only %d characters long; relay keys are usually 20+. "
+            "If requests fail with 401, check %s.",
+            len(value),
+            API_KEY_ENV,
+        )
+    return SecretStr(value)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Connect, read (longest idle gap, also between stream chunks), write, total deadline.
+
+    The defaults follow the relay's own advice for long streamed generations
+    (connect 10 s, read 300 s). ``total`` (None = no deadline) bounds a whole call,
+    retries and streaming included.
+    """
+
+    connect: float = 10.0
+    read: float = 300.0
+    write: float = 30.0
+    pool: float = 10.0
+    total: float | None = None
+
+    @classmethod
+    def coerce(cls, value: float | Timeouts | httpx.Timeout | None) -> Timeouts:
+        if value is None:
+            return cls()
+        if isinstance(value, Timeouts):
+            return value
+        if isinstance(value, httpx.Timeout):
+            d = cls()
+            return cls(
+                connect=value.connect if value.connect is not None else d.connect,
+                read=value.read if value.read is not None else d.read,
+                write=value.write if value.write is not None else d.write,
+                pool=value.pool if value.pool is not None else d.pool,
+            )
+        if isinstance(value, (int, float)) and value > 0:
+            return cls(connect=min(10.0, float(value)), read=float(value), write=float(value))
+        raise ConfigurationError(f"timeout must be a positive number or Timeouts, got {value!r}")
+
+    def to_httpx(self, remaining: float | None = None) -> httpx.Timeout:
+        def cap(seconds: float) -> float:
+            return seconds if remaining is None else min(seconds, remaining)
+
+        return httpx.Timeout(
+            connect=cap(self.connect), read=cap(self.read), write=cap(self.write), pool=self.pool
+        )
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """Everything a client needs to talk to the relay; validated once.
+
+    >>> cfg = RelayConfig.from_args(api_key="hs_example_key_0123456789", base_url=None)
+    >>> cfg.base_url
+    'https://api.holysheep.ai/v1'
+    >>> "hs_example" in repr(cfg)
+    False
+    """
+
+    api_key: SecretStr
+    base_url: str = DEFAULT_BASE_URL
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    max_retries: int = 2
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(
+        cls,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | Timeouts | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> RelayConfig:
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        return cls(
+            api_key=resolve_api_key(api_key),
+            base_url=normalize_base_url(url),
+            timeouts=Timeouts.coerce(timeout),
+            max_retries=max_retries,
+            default_headers=dict(default_headers or {}),
+        )
+
+    @property
+    def host(self) -> str:
+        return httpx.URL(self.base_url).host
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def headers(self) -> dict[str, str]:
+        """Request headers: defaults first, then ours (the user may not override auth)."""
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers.update(self.default_headers)
+        headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
+        return headers

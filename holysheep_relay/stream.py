@@ -1,0 +1,227 @@
+"""Chat streams: iterate typed chunks, get the folded result at the end.
+
+A stream owns its HTTP response and closes it when exhausted, broken (an error is raised)
+or closed early (``close()``, ``break`` inside ``with``, garbage collection). After a clean
+end, the connection goes back to the client's pool. A stream that ends before the relay
+said it was finished raises :class:`StreamInterruptedError` with the partial text:
+nothing is silently truncated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ._protocol import handle_stream_event
+from .accumulate import StreamAccumulator, StreamResult
+from .errors import RelayError, RelayTimeoutError, StreamInterruptedError
+from .sse import SSEDecoder
+from .wire import ChatChunk
+
+if TYPE_CHECKING:
+    from ._base import ClientState
+
+__all__ = ["AsyncChatStream", "ChatStream"]
+
+
+class _StreamCore:
+    """What both stream flavours share: decoding, folding and the end-of-stream checks."""
+
+    def __init__(
+        self,
+        state: ClientState,
+        response: httpx.Response,
+        model: str,
+        started: float,
+        estimated_tokens: int,
+        deadline: float | None = None,
+    ) -> None:
+        self._state = state
+        self._deadline = deadline
+        self._response = response
+        self._model = model
+        self._started = started
+        self._estimated = estimated_tokens
+        self.request_id = response.headers.get("x-request-id")
+        self._decoder = SSEDecoder()
+        self._acc = StreamAccumulator()
+        self._done = False  # saw [DONE]
+        self._result: StreamResult | None = None
+
+    @property
+    def partial_text(self) -> str:
+        return self._acc.text
+
+    @property
+    def result(self) -> StreamResult:
+        """The folded stream; raises RuntimeError until iteration has finished cleanly."""
+        if self._result is None:
+            raise RuntimeError("the stream has not finished yet: iterate it to the end first")
+        return self._result
+
+    def _chunks(self, raw: bytes) -> list[ChatChunk]:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise RelayTimeoutError(
+                f"total deadline of {self._state.config.timeouts.total} s passed mid-stream",
+                request_id=self.request_id,
+                partial_text=self._acc.text,
+            )
+        out = []
+        for event in self._decoder.feed(raw):
+            chunk = handle_stream_event(event, self._acc, self.request_id)
+            if chunk is None:
+                self._done = True
+            else:
+                out.append(chunk)
+        return out
+
+    def _flush(self) -> list[ChatChunk]:
+        out = []
+        for event in self._decoder.flush():
+            chunk = handle_stream_event(event, self._acc, self.request_id)
+            if chunk is None:
+                self._done = True
+            else:
+                out.append(chunk)
+        return out
+
+    def _finish(self) -> None:
+        res = self._acc.result()
+        if not self._done and res.finish_reason is None:
+            raise StreamInterruptedError(
+                "the relay closed the stream before it finished (no finish_reason, no [DONE]); "
+                "the answer is incomplete",
+                request_id=self.request_id,
+                partial_text=res.content,
+            )
+        res.request_id = self.request_id
+        res.model = res.model or self._model
+        res.latency_ms = (time.perf_counter() - self._started) * 1000
+        res.cost_usd = self._state.record_usage(
+            res.model,
+            res.usage,
+            res.latency_ms,
+            self.request_id,
+            estimated_tokens=self._estimated,
+            streamed=True,
+        )
+        self._result = res
+
+    def _broken(self, exc: httpx.TransportError) -> RelayError:
+        from ._base import transport_error
+
+        if isinstance(exc, httpx.TimeoutException):
+            error = transport_error(exc, self._state.config.base_url, self._acc.text)
+        else:
+            error = StreamInterruptedError(
+                f"connection to the relay was lost mid-stream ({type(exc).__name__}); "
+                "the answer is incomplete",
+                partial_text=self._acc.text,
+            )
+        error.request_id = self.request_id
+        return error
+
+
+class ChatStream(_StreamCore):
+    """A sync stream of :class:`ChatChunk`; ``.result`` holds the folded answer at the end.
+
+    >>> with client.stream_chat(model="gpt-4.1", messages=msgs) as stream:  # doctest: +SKIP
+    ...     for chunk in stream:
+    ...         print(chunk.choices[0].delta.content or "", end="")
+    >>> stream.result.usage  # doctest: +SKIP
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._iterator = self._iterate()
+
+    def _iterate(self) -> Generator[ChatChunk, None, None]:
+        try:
+            try:
+                for raw in self._response.iter_bytes():
+                    yield from self._chunks(raw)
+            except httpx.TransportError as exc:
+                raise self._broken(exc) from exc
+            yield from self._flush()
+            self._finish()
+        finally:
+            self._response.close()
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        return self._iterator
+
+    def __next__(self) -> ChatChunk:
+        return next(self._iterator)
+
+    def close(self) -> None:
+        self._iterator.close()
+        self._response.close()
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def until_done(self) -> StreamResult:
+        """Consume the rest of the stream and return the folded result."""
+        for _ in self._iterator:
+            pass
+        return self.result
+
+
+class AsyncChatStream(_StreamCore):
+    """The async twin of :class:`ChatStream` (``async for``, ``aclose()``)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._iterator = self._iterate()
+
+    async def _iterate(self) -> AsyncGenerator[ChatChunk, None]:
+        try:
+            try:
+                async for raw in self._response.aiter_bytes():
+                    for chunk in self._chunks(raw):
+                        yield chunk
+            except httpx.TransportError as exc:
+                raise self._broken(exc) from exc
+            for chunk in self._flush():
+                yield chunk
+            self._finish()
+        finally:
+            await self._response.aclose()
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self._iterator
+
+    async def __anext__(self) -> ChatChunk:
+        return await self._iterator.__anext__()
+
+    async def aclose(self) -> None:
+        await self._iterator.aclose()
+        await self._response.aclose()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def until_done(self) -> StreamResult:
+        async for _ in self._iterator:
+            pass
+        return self.result

@@ -1,0 +1,1 @@
+"""LangChain integration for the HolySheep relay (filled in by the LangChain adapter)."""

@@ -1,0 +1,1 @@
+"""LlamaIndex integration for the HolySheep relay (filled in by the LlamaIndex adapter)."""
