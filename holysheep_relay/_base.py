@@ -15,6 +15,7 @@ from .catalog import known_model_ids
 from .config import RelayConfig, Timeouts
 from .errors import (
     BadRequestError,
+    InvalidInputError,
     ProtocolError,
     RelayConnectionError,
     RelayError,
@@ -122,13 +123,19 @@ class ClientState:
         headers = self._headers if not extra_headers else {**self._headers, **extra_headers}
         if "Authorization" in (extra_headers or {}):
             headers["Authorization"] = self._headers["Authorization"]
-        return http.build_request(
-            method,
-            self.config.url(path),
-            json=body,
-            headers=headers,
-            timeout=self.config.timeouts.to_httpx(remaining),
-        )
+        try:
+            return http.build_request(
+                method,
+                self.config.url(path),
+                json=body,
+                headers=headers,
+                timeout=self.config.timeouts.to_httpx(remaining),
+            )
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                f"the request cannot be sent as JSON ({exc}); pass only str, numbers, bools, "
+                "None, lists and dicts (e.g. json-encode tool arguments yourself)"
+            ) from exc
 
     # -- reply interpretation ------------------------------------------------------------
 
@@ -213,14 +220,18 @@ def prepare_chat(
         stream=stream,
         include_usage=include_usage and state.supports_stream_options,
     )
-    return body, proto.estimate_tokens(body)
+    chars = proto.content_chars(body["messages"])
+    proto.check_context_window(body["model"], chars)
+    return body, proto.estimate_tokens(body, chars)
 
 
 def prepare_embed(
     model: str, inputs: str | Sequence[str], params: Mapping[str, Any]
 ) -> tuple[dict[str, Any], int]:
     body = proto.build_embed_body(model, inputs, params)
-    return body, proto.estimate_tokens({"messages": body["input"]})
+    longest = max(len(text) for text in body["input"])
+    proto.check_context_window(body["model"], longest)
+    return body, proto.estimate_tokens(body, sum(len(text) for text in body["input"]))
 
 
 def without_stream_options(

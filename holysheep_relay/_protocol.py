@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .accumulate import StreamAccumulator
-from .catalog import resolve_model
+from .catalog import get_model_spec, resolve_model
 from .errors import (
     BadRequestError,
+    ContextLengthExceededError,
     InvalidInputError,
     ProtocolError,
     RelayError,
@@ -29,6 +30,8 @@ from .wire import ChatChunk, ChatCompletion, EmbeddingResult, ModelInfo, Usage, 
 __all__ = [
     "build_chat_body",
     "build_embed_body",
+    "check_context_window",
+    "content_chars",
     "estimate_tokens",
     "handle_stream_event",
     "is_stream_options_rejection",
@@ -77,6 +80,49 @@ def _check_messages(messages: Any) -> None:
             raise InvalidInputError(f"messages[{i}] is a tool message without tool_call_id")
 
 
+def _check_model(model: Any) -> None:
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidInputError("model must be a non-empty model id, e.g. 'gpt-4.1'")
+    if any(ch.isspace() for ch in model.strip()):
+        raise InvalidInputError(
+            f"model {model!r} contains whitespace; model ids look like 'claude-sonnet-4.5' "
+            "(run `holysheep models` to list them)"
+        )
+
+
+def content_chars(messages: Sequence[Any]) -> int:
+    """Characters of text across messages (string content and text parts)."""
+    total = 0
+    for msg in messages:
+        content = msg.get("content") if isinstance(msg, Mapping) else msg
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                    total += len(part["text"])
+        if isinstance(msg, Mapping) and msg.get("tool_calls"):
+            total += len(str(msg["tool_calls"]))
+    return total
+
+
+# Very few tokens span more than 6 characters, so chars / 6 is a floor on the token count:
+# an input above the window by that measure is certainly too long, with no false alarms.
+_MAX_CHARS_PER_TOKEN = 6
+
+
+def check_context_window(model: str, chars: int) -> None:
+    """Raise before sending when the input certainly exceeds the model's context window."""
+    spec = get_model_spec(model)
+    if spec.known and chars // _MAX_CHARS_PER_TOKEN > spec.context_window:
+        raise ContextLengthExceededError(
+            f"the input (~{chars // 4:,} tokens, {chars:,} characters) is longer than "
+            f"{spec.id}'s context window of {spec.context_window:,} tokens; shorten the "
+            "messages or pick a model with a larger window",
+            code="context_length_exceeded",
+        )
+
+
 def build_chat_body(
     model: str,
     messages: Sequence[Mapping[str, Any]],
@@ -86,8 +132,7 @@ def build_chat_body(
     include_usage: bool,
 ) -> dict[str, Any]:
     """The JSON body of ``POST /chat/completions``; raises InvalidInputError before I/O."""
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidInputError("model must be a non-empty model id, e.g. 'gpt-4.1'")
+    _check_model(model)
     _check_messages(messages)
     reserved = _RESERVED.intersection(params)
     if reserved:
@@ -115,11 +160,10 @@ def build_chat_body(
     return body
 
 
-def estimate_tokens(body: Mapping[str, Any]) -> int:
-    """A cheap upper-ish estimate (4 chars per token) for rate limiting before the call."""
-    chars = len(json.dumps(body.get("messages", ""), ensure_ascii=False))
+def estimate_tokens(body: Mapping[str, Any], chars: int) -> int:
+    """A cheap estimate (4 chars per token, plus the output budget) for rate limiting."""
     if body.get("tools"):
-        chars += len(json.dumps(body["tools"]))
+        chars += len(str(body["tools"]))
     out = body.get("max_tokens") or body.get("max_completion_tokens") or 0
     return chars // 4 + 1 + int(out)
 
@@ -234,8 +278,7 @@ def parse_models(data: Any, request_id: str | None) -> list[ModelInfo]:
 def build_embed_body(
     model: str, inputs: str | Sequence[str], params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidInputError("model must be a non-empty embedding model id")
+    _check_model(model)
     items = [inputs] if isinstance(inputs, str) else list(inputs)
     if not items:
         raise InvalidInputError("input is empty: pass at least one text to embed")

@@ -35,6 +35,7 @@ API_KEY_ENV = "HOLYSHEEP_API_KEY"
 BASE_URL_ENV = "HOLYSHEEP_BASE_URL"
 USER_AGENT = f"holysheep-integrations/{__version__}"
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # Endpoint suffixes users paste into base URLs by mistake.
 _ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/embeddings", "/models", "/messages")
 
@@ -66,6 +67,13 @@ def normalize_base_url(url: str) -> str:
     assert scheme_host is not None  # checked above
     if raw == scheme_host.group(0):
         raw += "/v1"
+    host = httpx.URL(raw).host
+    if raw.lower().startswith("http://") and host not in _LOOPBACK:
+        logger.warning(
+            "base_url %s uses plain http to a non-loopback host: the API key would travel "
+            "unencrypted. Use https.",
+            raw,
+        )
     return raw
 
 

@@ -17,6 +17,7 @@ import pytest
 from holysheep_relay import (
     AuthenticationError,
     BadRequestError,
+    ContextLengthExceededError,
     InvalidInputError,
     ModelNotFoundError,
     ProtocolError,
@@ -448,3 +449,40 @@ def test_import_core_pulls_in_no_framework_or_openai() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@both
+def test_more_bad_input_is_rejected_before_any_request(sync: bool) -> None:
+    rec = Recorder(ok_json(completion()))
+    runner = Runner(sync, rec)
+    with pytest.raises(InvalidInputError, match="whitespace"):
+        runner.chat(model="gpt 4.1")
+    with pytest.raises(InvalidInputError, match="JSON"):
+        runner.chat(tools=[{"type": "function", "function": {"name": "f", "x": object()}}])
+    with pytest.raises(InvalidInputError, match="JSON"):
+        runner.chat(temperature=0.5, extra_body={"nan": float("nan")})
+    huge = [{"role": "user", "content": "word " * 300_000}]  # 1.5M chars > 128K tokens
+    with pytest.raises(ContextLengthExceededError, match="128,000") as info:
+        runner.chat(model="gpt-4.1", messages=huge)
+    assert info.value.status_code is None
+    with pytest.raises(ContextLengthExceededError, match="8,191"):
+        runner.embed(input=["x" * 60_000])
+    assert rec.requests == []
+
+
+def test_long_input_for_unknown_model_is_left_to_the_relay() -> None:
+    rec = Recorder(ok_json(completion()))
+    Runner(True, rec).chat(
+        model="brand-new", messages=[{"role": "user", "content": "w " * 400_000}]
+    )
+    assert len(rec.requests) == 1
+
+
+def test_plain_http_to_a_remote_host_warns(caplog: pytest.LogCaptureFixture) -> None:
+    from holysheep_relay import normalize_base_url
+
+    with caplog.at_level(logging.WARNING, logger="holysheep_relay"):
+        normalize_base_url("http://127.0.0.1:8000/v1")
+        assert "unencrypted" not in caplog.text
+        normalize_base_url("http://relay.example.com/v1")
+    assert "unencrypted" in caplog.text
