@@ -1,0 +1,272 @@
+"""The ``holysheep`` command: check a setup, list models, chat once, estimate cost.
+
+Built on the standard library's argparse (no extra dependency); every subcommand has
+``--help``. Exit codes: 0 success, 1 the relay or the call failed, 2 bad usage/config.
+
+    holysheep check
+    holysheep models
+    holysheep chat "Say hi" --model gpt-4.1 --stream
+    holysheep cost --model claude-sonnet-4.5 --input-tokens 12000 --output-tokens 800
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from ._version import __version__
+from .catalog import get_model_spec
+from .client import RelayClient
+from .config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, normalize_base_url
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ModelNotFoundError,
+    PermissionDeniedError,
+    RelayConnectionError,
+    RelayError,
+    RelayTimeoutError,
+)
+from .usage import Pricing
+from .wire import Usage
+
+__all__ = ["main"]
+
+DEFAULT_CHAT_MODEL = "gpt-4.1"
+
+
+def _client(args: argparse.Namespace) -> RelayClient:
+    return RelayClient(base_url=args.base_url, timeout=args.timeout)
+
+
+def _fmt_price(model: str, pricing: Pricing) -> str:
+    price = pricing.price(model)
+    return f"${price.input:g} / ${price.output:g}" if price else "unknown"
+
+
+def _caps(model: str) -> str:
+    spec = get_model_spec(model)
+    flags = [
+        ("tools", spec.supports_tools),
+        ("json", spec.supports_json_mode),
+        ("schema", spec.supports_json_schema),
+        ("vision", spec.supports_vision),
+        ("reasoning", spec.supports_reasoning),
+        ("embedding", spec.is_embedding),
+    ]
+    return ",".join(name for name, on in flags if on) if spec.known else "?"
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    key = os.environ.get(API_KEY_ENV, "")
+    raw_url = args.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    if not key.strip():
+        out.write(
+            f"FAIL key: {API_KEY_ENV} is not set. Get a key from HolySheep and run\n"
+            f"     export {API_KEY_ENV}=hs_...\n"
+        )
+        return 1
+    shape = "looks fine" if len(key.strip()) >= 20 else "is shorter than usual (20+ chars)"
+    out.write(f"ok   key: set ({len(key.strip())} characters, {shape})\n")
+    try:
+        url = normalize_base_url(raw_url)
+    except ConfigurationError as exc:
+        out.write(f"FAIL base URL: {exc}\n")
+        return 1
+    if url != raw_url.strip().rstrip("/"):
+        out.write(f"note base URL: {raw_url!r} normalised to {url!r}; set {BASE_URL_ENV}={url}\n")
+    out.write(f"ok   base URL: {url}\n")
+    try:
+        client = _client(args)
+    except ConfigurationError as exc:
+        out.write(f"FAIL config: {exc}\n")
+        return 1
+    with client:
+        started = time.perf_counter()
+        try:
+            models = client.list_models()
+        except AuthenticationError as exc:
+            out.write(
+                f"FAIL auth: the relay rejected the key (401). Check {API_KEY_ENV}. "
+                f"[{exc.request_id or 'no request id'}]\n"
+            )
+            return 1
+        except PermissionDeniedError:
+            out.write("FAIL auth: the key may not list models (403).\n")
+            return 1
+        except RelayTimeoutError:
+            out.write(f"FAIL network: {url} did not answer in time.\n")
+            return 1
+        except RelayConnectionError:
+            out.write(f"FAIL network: cannot reach {url} (DNS, proxy or firewall?).\n")
+            return 1
+        except RelayError as exc:
+            hint = ""
+            if exc.status_code == 404:
+                hint = (
+                    " The base URL is probably wrong: it should end in /v1 "
+                    f"(e.g. {DEFAULT_BASE_URL})."
+                )
+            out.write(f"FAIL relay: {exc}.{hint}\n")
+            return 1
+        latency = (time.perf_counter() - started) * 1000
+    out.write(f"ok   /models: {len(models)} models, round trip {latency:.0f} ms\n")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _client(args) as client:
+        models = client.list_models()
+        pricing = client.pricing
+    if args.json:
+        rows = []
+        for m in models:
+            spec = get_model_spec(m.id)
+            price = pricing.price(m.id)
+            rows.append(
+                {
+                    "id": m.id,
+                    "known": spec.known,
+                    "context_window": spec.context_window,
+                    "max_output_tokens": spec.max_output_tokens,
+                    "capabilities": _caps(m.id),
+                    "usd_per_million": None
+                    if price is None
+                    else {"input": price.input, "output": price.output},
+                }
+            )
+        out.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    out.write(f"{'model':30} {'context':>9} {'output':>7}  {'capabilities':34} usd/M in / out\n")
+    for m in sorted(models, key=lambda m: m.id):
+        spec = get_model_spec(m.id)
+        ctx = f"{spec.context_window:,}" if spec.known else "?"
+        mo = f"{spec.max_output_tokens:,}" if spec.known else "?"
+        out.write(f"{m.id:30} {ctx:>9} {mo:>7}  {_caps(m.id):34} {_fmt_price(m.id, pricing)}\n")
+    return 0
+
+
+def _usage_line(model: str, usage: Usage | None, cost: float | None, latency: float) -> str:
+    tokens = (
+        f"{usage.prompt_tokens} in / {usage.completion_tokens} out"
+        if usage
+        else "usage not reported"
+    )
+    usd = f"${cost:.6f} (estimate)" if cost is not None else "cost unknown (no price)"
+    return f"[{model}] {tokens}, {usd}, {latency:.0f} ms\n"
+
+
+def cmd_chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    messages = [{"role": "user", "content": args.prompt}]
+    params = {"max_tokens": args.max_tokens, "temperature": args.temperature}
+    with _client(args) as client:
+        if args.stream:
+            with client.stream_chat(model=args.model, messages=messages, **params) as stream:
+                for chunk in stream:
+                    if args.json:
+                        out.write(json.dumps(chunk.raw) + "\n")
+                    elif chunk.choices and chunk.choices[0].delta.content:
+                        out.write(chunk.choices[0].delta.content)
+                        out.flush()
+            result = stream.result
+            if not args.json:
+                out.write("\n")
+            err.write(_usage_line(result.model, result.usage, result.cost_usd, result.latency_ms))
+            return 0
+        reply = client.chat(model=args.model, messages=messages, **params)
+    out.write((json.dumps(reply.raw, indent=2) if args.json else reply.content) + "\n")
+    err.write(_usage_line(reply.model, reply.usage, reply.cost_usd, reply.latency_ms))
+    return 0
+
+
+def cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    pricing = Pricing.default()
+    price = pricing.price(args.model)
+    if price is None:
+        err.write(
+            f"no price known for {args.model!r}; known: "
+            f"{', '.join(sorted(m for m, _ in pricing.items()))}\n"
+        )
+        return 1
+    usage = Usage(
+        prompt_tokens=args.input_tokens,
+        completion_tokens=args.output_tokens,
+        total_tokens=args.input_tokens + args.output_tokens,
+        cached_tokens=args.cached_tokens,
+    )
+    cost = price.cost(usage)
+    out.write(
+        f"{get_model_spec(args.model).id}: {args.input_tokens:,} in + "
+        f"{args.output_tokens:,} out = ${cost:.6f} (estimate; ${price.input:g} / "
+        f"${price.output:g} per million)\n"
+    )
+    return 0
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="holysheep", description="Talk to the HolySheep AI relay from the terminal."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--base-url", help=f"relay base URL (default: ${BASE_URL_ENV} or {DEFAULT_BASE_URL})"
+    )
+    common.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("check", parents=[common], help="diagnose key, base URL and connectivity")
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser(
+        "models", parents=[common], help="list the relay's models with limits and prices"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_models)
+    p = sub.add_parser("chat", parents=[common], help="send one prompt; usage and cost on stderr")
+    p.add_argument("prompt")
+    p.add_argument(
+        "--model", "-m", default=DEFAULT_CHAT_MODEL, help=f"default {DEFAULT_CHAT_MODEL}"
+    )
+    p.add_argument("--stream", action="store_true", help="print tokens as they arrive")
+    p.add_argument("--json", action="store_true", help="print the raw JSON reply (or chunks)")
+    p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=None)
+    p.set_defaults(func=cmd_chat)
+    p = sub.add_parser("cost", help="estimate the USD cost of a call from the pricing table")
+    p.add_argument("--model", "-m", required=True)
+    p.add_argument("--input-tokens", type=_non_negative, required=True)
+    p.add_argument("--output-tokens", type=_non_negative, required=True)
+    p.add_argument("--cached-tokens", type=_non_negative, default=0)
+    p.set_defaults(func=cmd_cost)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args, sys.stdout, sys.stderr)
+    except ConfigurationError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except ModelNotFoundError as exc:
+        sys.stderr.write(f"error: {exc}\nRun `holysheep models` to see what the relay serves.\n")
+        return 1
+    except RelayError as exc:
+        sys.stderr.write(f"error: {type(exc).__name__}: {exc}\n")
+        return 1
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
