@@ -133,8 +133,9 @@ def test_every_command_has_help(sub: str, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "holysheep"
     proc = subprocess.run(
-        [sys.executable, "-m", "holysheep_relay.cli", "--version"],
+        [str(script), "--version"],
         capture_output=True,
         text=True,
         check=True,
