@@ -1,1 +1,62 @@
-"""LlamaIndex integration for the HolySheep relay (filled in by the LlamaIndex adapter)."""
+"""LlamaIndex integration for the HolySheep AI relay.
+
+>>> from llama_index_holysheep import HolySheep, HolySheepEmbedding
+>>> llm = HolySheep(model="claude-sonnet-4.5", api_key="hs_example_key_0123456789")
+>>> llm.metadata.context_window, llm.metadata.is_function_calling_model
+(200000, True)
+
+The same classes are importable the LlamaIndex way:
+``from llama_index.llms.holysheep import HolySheep`` and
+``from llama_index.embeddings.holysheep import HolySheepEmbedding``.
+"""
+
+from holysheep_relay import (
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ContextLengthExceededError,
+    InvalidInputError,
+    ModelNotFoundError,
+    PermissionDeniedError,
+    ProtocolError,
+    RateLimiter,
+    RateLimitError,
+    RelayConnectionError,
+    RelayError,
+    RelayTimeoutError,
+    ServerError,
+    StreamInterruptedError,
+    Timeouts,
+    UsageEvent,
+    UsageLedger,
+)
+
+from .embeddings import DEFAULT_EMBEDDING_MODEL, HolySheepEmbedding
+from .llms import DEFAULT_MODEL, HolySheep
+
+__all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
+    "DEFAULT_MODEL",
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ContextLengthExceededError",
+    "HolySheep",
+    "HolySheepEmbedding",
+    "InvalidInputError",
+    "ModelNotFoundError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "RateLimitError",
+    "RateLimiter",
+    "RelayConnectionError",
+    "RelayError",
+    "RelayTimeoutError",
+    "ServerError",
+    "StreamInterruptedError",
+    "Timeouts",
+    "UsageEvent",
+    "UsageLedger",
+]

@@ -1,0 +1,132 @@
+"""``HolySheepEmbedding``: LlamaIndex embeddings served by the HolySheep relay."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from pydantic import Field, PrivateAttr, SecretStr
+
+from holysheep_relay import ConfigurationError, Pricing, RateLimiter, Timeouts
+from holysheep_relay.config import (
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    normalize_base_url,
+    resolve_api_key,
+)
+from holysheep_relay.usage import PriceLike, UsageCallback
+
+from ._clients import (
+    CLIENT_FIELDS,
+    ClientSpec,
+    async_client,
+    spec_from,
+    sync_client,
+    usage_callbacks,
+)
+
+__all__ = ["DEFAULT_EMBEDDING_MODEL", "HolySheepEmbedding"]
+
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
+
+
+class HolySheepEmbedding(BaseEmbedding):
+    """Embeddings from the HolySheep relay, sync and async, batched by ``embed_batch_size``.
+
+    Any model id the relay serves works (no whitelist); ``dimensions`` shortens vectors on
+    models that support it.
+
+    >>> from llama_index.core import Settings
+    >>> from llama_index_holysheep import HolySheepEmbedding
+    >>> Settings.embed_model = HolySheepEmbedding(model="text-embedding-3-large")  # doctest: +SKIP
+    >>> len(Settings.embed_model.get_text_embedding("hello"))  # doctest: +SKIP
+    3072
+    """
+
+    api_key: SecretStr = Field(exclude=True, repr=False)
+    api_base: str = Field(default=DEFAULT_BASE_URL)
+    dimensions: int | None = Field(default=None, gt=0)
+    timeout: float | Timeouts | None = Field(default=None)
+    max_retries: int = Field(default=2, ge=0)
+    default_headers: dict[str, str] | None = Field(default=None)
+    additional_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    _relay_limiter: RateLimiter | None = PrivateAttr(default=None)
+    _on_usage: tuple[UsageCallback, ...] = PrivateAttr(default=())
+    _pricing: Pricing | Mapping[str, PriceLike] | None = PrivateAttr(default=None)
+    _spec: ClientSpec | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        model_name: str | None = None,
+        api_key: str | SecretStr | None = None,
+        api_base: str | None = None,
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        rate_limiter: Any = None,
+        on_usage: UsageCallback | Sequence[UsageCallback] | None = None,
+        pricing: Pricing | Mapping[str, PriceLike] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        name = model_name or model or DEFAULT_EMBEDDING_MODEL
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigurationError("model_name must be a non-empty embedding model id")
+        url = api_base or base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        relay_limiter = rate_limiter if isinstance(rate_limiter, RateLimiter) else None
+        fields: dict[str, Any] = {
+            "model_name": name.strip(),
+            "api_key": resolve_api_key(api_key),
+            "api_base": normalize_base_url(url),
+            "rate_limiter": None if relay_limiter is not None else rate_limiter,
+        }
+        super().__init__(**fields, **kwargs)
+        self._relay_limiter = relay_limiter
+        self._on_usage = usage_callbacks(on_usage)
+        self._pricing = pricing
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "HolySheepEmbedding"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in CLIENT_FIELDS:
+            self._spec = None
+
+    def _client_spec(self) -> ClientSpec:
+        spec = self._spec
+        if spec is None:
+            spec = self._spec = spec_from(self, self._relay_limiter, self._on_usage, self._pricing)
+        return spec
+
+    def _params(self, texts: Sequence[str]) -> dict[str, Any]:
+        return {
+            **self.additional_kwargs,
+            "model": self.model_name,
+            "input": list(texts),
+            "dimensions": self.dimensions,
+        }
+
+    # -- sync and async differ only in the I/O call ------------------------------------
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return sync_client(self._client_spec()).embed(**self._params(texts)).vectors
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        result = await async_client(self._client_spec()).embed(**self._params(texts))
+        return result.vectors
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self._get_text_embeddings([text])[0]
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return (await self._aget_text_embeddings([text]))[0]
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self._get_text_embeddings([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return (await self._aget_text_embeddings([query]))[0]
