@@ -1,0 +1,151 @@
+"""Settings, secrets, serialisation and the shared pooled clients."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import warnings
+from collections.abc import Callable
+
+import pytest
+from langchain_core.load import dumpd, dumps, load
+
+from holysheep_relay import AsyncRelayClient, Timeouts
+from langchain_holysheep import ChatHolySheep, ConfigurationError, HolySheepEmbeddings, _clients
+from tests.emulator import Emulator
+from tests.langchain.helpers import KEY
+
+SECRET = "hs_secret_value_0123456789abcdef"
+
+
+@pytest.mark.parametrize("cls", [ChatHolySheep, HolySheepEmbeddings])
+def test_missing_key_is_a_configuration_error(no_relay_env: None, cls: type) -> None:
+    with pytest.raises(ConfigurationError, match="HOLYSHEEP_API_KEY"):
+        cls(model="gpt-4.1")
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"base_url": "ftp://relay"}, "not an http"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"timeout": -3}, "timeout"),
+        ({"requests_per_minute": -5}, "positive"),
+    ],
+)
+def test_bad_settings_fail_at_construction(kw: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        ChatHolySheep(model="gpt-4.1", api_key=KEY, **kw)
+
+
+def test_settings_come_from_the_environment(relay_env: Emulator) -> None:
+    llm = ChatHolySheep(model="gpt-4.1")
+    assert llm.api_key is not None and llm.api_key.get_secret_value() == KEY
+    assert llm.base_url == relay_env.base_url
+    assert llm.invoke("hi").content == "Hello! You said: hi"
+
+
+def test_pasted_endpoint_url_is_normalised(emulator: Emulator) -> None:
+    llm = ChatHolySheep(
+        model="gpt-4.1", api_key=KEY, base_url=emulator.base_url + "/chat/completions/"
+    )
+    llm.invoke("hi")
+    assert emulator.requests[-1].path == "/chat/completions"
+
+
+def test_timeouts_object_is_accepted(emulator: Emulator) -> None:
+    llm = ChatHolySheep(
+        model="gpt-4.1", api_key=KEY, base_url=emulator.base_url, timeout=Timeouts(read=5.0)
+    )
+    assert llm._sync_client().config.timeouts.read == 5.0
+    assert llm.invoke("hi").content
+
+
+def test_key_never_shows(no_relay_env: None) -> None:
+    llm = ChatHolySheep(model="gpt-4.1", api_key=SECRET)
+    emb = HolySheepEmbeddings(model="text-embedding-3-small", api_key=SECRET)
+    for text in (repr(llm), str(llm), llm.model_dump_json(), dumps(llm), repr(emb), str(emb)):
+        assert SECRET not in text
+    assert dumpd(llm)["kwargs"]["api_key"] == {
+        "lc": 1,
+        "type": "secret",
+        "id": ["HOLYSHEEP_API_KEY"],
+    }
+    assert SECRET not in repr(llm._sync_client())
+
+
+@pytest.mark.filterwarnings("ignore::langchain_core._api.beta_decorator.LangChainBetaWarning")
+def test_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standard test_serdes, with the class allowed explicitly (see that xfail)."""
+    llm = ChatHolySheep(model="gpt-4.1", api_key=SECRET, temperature=0.5, max_tokens=9)
+    monkeypatch.setenv("HOLYSHEEP_API_KEY", SECRET)
+    data = json.loads(json.dumps(dumpd(llm)))
+    restored = load(
+        data,
+        valid_namespaces=["langchain_holysheep"],
+        allowed_objects=[ChatHolySheep],
+        secrets_from_env=True,
+    )
+    assert isinstance(restored, ChatHolySheep)
+    assert restored.model_dump() == llm.model_dump()
+    assert restored.api_key is not None and restored.api_key.get_secret_value() == SECRET
+
+
+def test_one_pooled_client_per_configuration(
+    emulator: Emulator, make_llm: Callable[..., ChatHolySheep]
+) -> None:
+    a, b = make_llm(), make_llm(temperature=0.9)
+    assert a._sync_client() is b._sync_client()
+    assert make_llm(max_retries=1)._sync_client() is not a._sync_client()
+    assert make_llm(default_headers={"X": "1"})._sync_client() is not a._sync_client()
+    other_key = ChatHolySheep(
+        model="gpt-4.1", api_key=KEY + "x", base_url=emulator.base_url, max_retries=0
+    )
+    assert other_key._sync_client() is not a._sync_client()
+    before = emulator.connections_opened
+    for llm in (a, b, a, b):
+        llm.invoke("hi")
+        list(llm.stream("hi"))
+    assert emulator.connections_opened - before <= 1  # keep-alive on one pooled connection
+
+
+def test_async_clients_are_per_event_loop_and_closed_with_it(
+    emulator: Emulator, make_llm: Callable[..., ChatHolySheep]
+) -> None:
+    llm = make_llm()
+
+    async def go() -> AsyncRelayClient:
+        await llm.ainvoke("hi")
+        client = await llm._async_client()
+        assert client is await make_llm()._async_client()  # one per configuration
+        return client
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = asyncio.run(go())
+        second = asyncio.run(go())  # a new loop gets a new client
+        gc.collect()
+    assert first is not second
+    # asyncio.run shut each loop down, and the loop closed its pool on the way out
+    assert first._http.is_closed and second._http.is_closed
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_close_clients_then_use_again(make_llm: Callable[..., ChatHolySheep]) -> None:
+    llm = make_llm()
+    client = llm._sync_client()
+    _clients.close_clients()
+    assert client._http.is_closed
+    assert llm._sync_client() is not client
+    assert llm.invoke("hi").content == "Hello! You said: hi"
+
+    async def go() -> None:
+        await llm.ainvoke("hi")
+        client = await llm._async_client()
+        await _clients.aclose_clients()
+        assert client._http.is_closed
+        await llm.ainvoke("hi again")
+        assert await llm._async_client() is not client
+
+    asyncio.run(go())
