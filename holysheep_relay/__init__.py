@@ -36,6 +36,7 @@ from .errors import (
     ServerError,
     StreamInterruptedError,
 )
+from .pool import ClientSpec, aclose_clients, async_client, close_clients, sync_client
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy, parse_retry_after
 from .sse import ServerSentEvent, SSEDecoder
@@ -71,6 +72,7 @@ __all__ = [
     "ChatStream",
     "Choice",
     "ChunkChoice",
+    "ClientSpec",
     "ConfigurationError",
     "ContextLengthExceededError",
     "Delta",
@@ -107,9 +109,13 @@ __all__ = [
     "UsageEvent",
     "UsageLedger",
     "__version__",
+    "aclose_clients",
+    "async_client",
+    "close_clients",
     "get_model_spec",
     "known_model_ids",
     "normalize_base_url",
     "parse_retry_after",
     "resolve_model",
+    "sync_client",
 ]

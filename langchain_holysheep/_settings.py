@@ -13,12 +13,14 @@ from holysheep_relay import (
     API_KEY_ENV,
     BASE_URL_ENV,
     AsyncRelayClient,
+    ClientSpec,
     RelayClient,
     Timeouts,
     UsageEvent,
+    async_client,
+    sync_client,
 )
 
-from ._clients import ClientSpec, async_client, sync_client
 from ._responses import fire
 
 __all__ = ["RelaySettings"]
@@ -31,7 +33,8 @@ class RelaySettings(BaseModel):
 
     Validated when the model is built (a missing key or a bad URL raises
     ``ConfigurationError`` right away, before any request). Models with equal settings
-    share one pooled connection client.
+    share one pooled connection client (``holysheep_relay.pool``); shared clients get no
+    ``on_usage`` callbacks: usage is reported per model by the adapter.
     """
 
     model_config = ConfigDict(

@@ -9,7 +9,15 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import Field, PrivateAttr, SecretStr
 
-from holysheep_relay import ConfigurationError, Pricing, RateLimiter, Timeouts
+from holysheep_relay import (
+    ClientSpec,
+    ConfigurationError,
+    Pricing,
+    RateLimiter,
+    Timeouts,
+    async_client,
+    sync_client,
+)
 from holysheep_relay.config import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
@@ -17,15 +25,6 @@ from holysheep_relay.config import (
     resolve_api_key,
 )
 from holysheep_relay.usage import PriceLike, UsageCallback
-
-from ._clients import (
-    CLIENT_FIELDS,
-    ClientSpec,
-    async_client,
-    spec_from,
-    sync_client,
-    usage_callbacks,
-)
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "HolySheepEmbedding"]
 
@@ -54,7 +53,7 @@ class HolySheepEmbedding(BaseEmbedding):
     additional_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     _relay_limiter: RateLimiter | None = PrivateAttr(default=None)
-    _on_usage: tuple[UsageCallback, ...] = PrivateAttr(default=())
+    _on_usage: UsageCallback | Sequence[UsageCallback] | None = PrivateAttr(default=None)
     _pricing: Pricing | Mapping[str, PriceLike] | None = PrivateAttr(default=None)
     _spec: ClientSpec | None = PrivateAttr(default=None)
 
@@ -84,8 +83,9 @@ class HolySheepEmbedding(BaseEmbedding):
         }
         super().__init__(**fields, **kwargs)
         self._relay_limiter = relay_limiter
-        self._on_usage = usage_callbacks(on_usage)
-        self._pricing = pricing
+        self._on_usage, self._pricing = on_usage, pricing
+        # validate the client settings now, before any request; keep the callbacks as a tuple
+        self._on_usage = self._client_spec().on_usage
 
     @classmethod
     def class_name(cls) -> str:
@@ -93,13 +93,22 @@ class HolySheepEmbedding(BaseEmbedding):
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
-        if name in CLIENT_FIELDS:
-            self._spec = None
+        if not name.startswith("_"):
+            self._spec = None  # rebuilt on next use; equal settings find the same client
 
     def _client_spec(self) -> ClientSpec:
         spec = self._spec
         if spec is None:
-            spec = self._spec = spec_from(self, self._relay_limiter, self._on_usage, self._pricing)
+            spec = self._spec = ClientSpec.build(
+                self.api_key,
+                self.api_base,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                default_headers=self.default_headers,
+                rate_limiter=self._relay_limiter,
+                on_usage=self._on_usage,
+                pricing=self._pricing,
+            )
         return spec
 
     def _params(self, texts: Sequence[str]) -> dict[str, Any]:
@@ -116,8 +125,8 @@ class HolySheepEmbedding(BaseEmbedding):
         return sync_client(self._client_spec()).embed(**self._params(texts)).vectors
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        result = await async_client(self._client_spec()).embed(**self._params(texts))
-        return result.vectors
+        client = await async_client(self._client_spec())
+        return (await client.embed(**self._params(texts))).vectors
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]

@@ -33,11 +33,14 @@ from pydantic import BaseModel, Field, PrivateAttr, SecretStr
 from holysheep_relay import (
     AsyncChatStream,
     ChatStream,
+    ClientSpec,
     ConfigurationError,
     Pricing,
     RateLimiter,
     Timeouts,
+    async_client,
     get_model_spec,
+    sync_client,
 )
 from holysheep_relay.config import (
     BASE_URL_ENV,
@@ -47,14 +50,6 @@ from holysheep_relay.config import (
 )
 from holysheep_relay.usage import PriceLike, UsageCallback
 
-from ._clients import (
-    CLIENT_FIELDS,
-    ClientSpec,
-    async_client,
-    spec_from,
-    sync_client,
-    usage_callbacks,
-)
 from ._convert import resolve_tool_choice, to_wire_messages, to_wire_tools
 from ._responses import StreamFolder, chat_response, tool_selections
 from ._structured import json_schema_kwargs, parse_structured
@@ -138,7 +133,7 @@ class HolySheep(FunctionCallingLLM):
     tokens_per_minute: float | None = Field(default=None, gt=0)
 
     _relay_limiter: RateLimiter | None = PrivateAttr(default=None)
-    _on_usage: tuple[UsageCallback, ...] = PrivateAttr(default=())
+    _on_usage: UsageCallback | Sequence[UsageCallback] | None = PrivateAttr(default=None)
     _pricing: Pricing | Mapping[str, PriceLike] | None = PrivateAttr(default=None)
     _spec: ClientSpec | None = PrivateAttr(default=None)
     _meta: tuple[tuple[Any, ...], LLMMetadata] | None = PrivateAttr(default=None)
@@ -174,8 +169,9 @@ class HolySheep(FunctionCallingLLM):
                 "tokens_per_minute, not both"
             )
         self._relay_limiter = relay_limiter
-        self._on_usage = usage_callbacks(on_usage)
-        self._pricing = pricing
+        self._on_usage, self._pricing = on_usage, pricing
+        # validate the client settings now, before any request; keep the callbacks as a tuple
+        self._on_usage = self._client_spec().on_usage
         spec = get_model_spec(self.model)
         if (
             self.structured_output_mode == "json_schema"
@@ -193,15 +189,24 @@ class HolySheep(FunctionCallingLLM):
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
-        if name in CLIENT_FIELDS:
-            self._spec = None
+        if not name.startswith("_"):
+            self._spec = None  # rebuilt on next use; equal settings find the same client
 
     # -- configuration ---------------------------------------------------------------
 
     def _client_spec(self) -> ClientSpec:
         spec = self._spec
         if spec is None:
-            spec = self._spec = spec_from(self, self._relay_limiter, self._on_usage, self._pricing)
+            spec = self._spec = ClientSpec.build(
+                self.api_key,
+                self.api_base,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                default_headers=self.default_headers,
+                rate_limiter=self._relay_limiter,
+                on_usage=self._on_usage,
+                pricing=self._pricing,
+            )
         return spec
 
     @property
@@ -253,7 +258,8 @@ class HolySheep(FunctionCallingLLM):
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         args = self._call_args(messages, kwargs)
         args.pop("stream_options", None)
-        return chat_response(await async_client(self._client_spec()).chat(**args))
+        client = await async_client(self._client_spec())
+        return chat_response(await client.chat(**args))
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         args = self._stream_args(messages, kwargs)
@@ -263,7 +269,8 @@ class HolySheep(FunctionCallingLLM):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         args = self._stream_args(messages, kwargs)
-        return _aiterate(await async_client(self._client_spec()).stream_chat(**args))
+        client = await async_client(self._client_spec())
+        return _aiterate(await client.stream_chat(**args))
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from langchain_holysheep import ChatHolySheep, _clients
+from holysheep_relay import close_clients
+from langchain_holysheep import ChatHolySheep
 from tests.emulator import Emulator
 from tests.langchain.helpers import KEY, MODES, STREAMING
 
@@ -16,7 +17,7 @@ from tests.langchain.helpers import KEY, MODES, STREAMING
 def _fresh_clients() -> Iterator[None]:
     """Pooled clients learn about their relay (e.g. no stream_options): none leaks between tests."""
     yield
-    _clients.close_clients()
+    close_clients()
 
 
 @pytest.fixture(params=MODES)

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 from langchain_core.load import dumpd, dumps, load
 
-from holysheep_relay import AsyncRelayClient, Timeouts
-from langchain_holysheep import ChatHolySheep, ConfigurationError, HolySheepEmbeddings, _clients
+from holysheep_relay import AsyncRelayClient, Timeouts, aclose_clients, close_clients
+from langchain_holysheep import ChatHolySheep, ConfigurationError, HolySheepEmbeddings
 from tests.emulator import Emulator
 from tests.langchain.helpers import KEY
 
@@ -97,6 +97,9 @@ def test_one_pooled_client_per_configuration(
 ) -> None:
     a, b = make_llm(), make_llm(temperature=0.9)
     assert a._sync_client() is b._sync_client()
+    # usage is reported per model by the adapter: the shared client carries no callbacks
+    assert make_llm(on_usage=print)._sync_client() is a._sync_client()
+    assert a._sync_client().usage_callbacks == []
     assert make_llm(max_retries=1)._sync_client() is not a._sync_client()
     assert make_llm(default_headers={"X": "1"})._sync_client() is not a._sync_client()
     other_key = ChatHolySheep(
@@ -135,7 +138,7 @@ def test_async_clients_are_per_event_loop_and_closed_with_it(
 def test_close_clients_then_use_again(make_llm: Callable[..., ChatHolySheep]) -> None:
     llm = make_llm()
     client = llm._sync_client()
-    _clients.close_clients()
+    close_clients()
     assert client._http.is_closed
     assert llm._sync_client() is not client
     assert llm.invoke("hi").content == "Hello! You said: hi"
@@ -143,7 +146,7 @@ def test_close_clients_then_use_again(make_llm: Callable[..., ChatHolySheep]) ->
     async def go() -> None:
         await llm.ainvoke("hi")
         client = await llm._async_client()
-        await _clients.aclose_clients()
+        await aclose_clients()
         assert client._http.is_closed
         await llm.ainvoke("hi again")
         assert await llm._async_client() is not client

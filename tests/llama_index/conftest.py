@@ -10,8 +10,8 @@ import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 
 import holysheep_relay._base as core_base
-from holysheep_relay import RetryPolicy
-from llama_index_holysheep import HolySheep, HolySheepEmbedding, _clients
+from holysheep_relay import RetryPolicy, close_clients
+from llama_index_holysheep import HolySheep, HolySheepEmbedding
 from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 
@@ -31,11 +31,9 @@ class _FastRetryPolicy(RetryPolicy):
 def _fresh_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No core client (and its learned state) survives from one test into the next."""
     monkeypatch.setattr(core_base, "RetryPolicy", _FastRetryPolicy)
-    _clients._sync.clear()
-    _clients._async.clear()
+    close_clients()
     yield
-    _clients._sync.clear()
-    _clients._async.clear()
+    close_clients()
 
 
 def make_llm(emulator: Emulator, **kw: Any) -> HolySheep:

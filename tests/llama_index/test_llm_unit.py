@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import pickle
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +26,18 @@ from llama_index.core.tools import FunctionTool
 
 import llama_index_holysheep
 from holysheep_relay import (
+    AsyncRelayClient,
     ConfigurationError,
     InvalidInputError,
     RateLimiter,
     StreamResult,
     ToolCall,
+    UsageLedger,
+    async_client,
+    sync_client,
 )
 from holysheep_relay.wire import chunk_from_dict
-from llama_index_holysheep import HolySheep, HolySheepEmbedding, _clients
+from llama_index_holysheep import HolySheep, HolySheepEmbedding
 from llama_index_holysheep._convert import resolve_tool_choice, to_wire_message
 from llama_index_holysheep._responses import StreamFolder, parse_arguments, tool_selections
 from tests.llama_index.conftest import SECRET_KEY
@@ -106,6 +112,22 @@ def test_missing_key_fails_at_construction(monkeypatch: pytest.MonkeyPatch) -> N
         _llm(model=" ")
 
 
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"timeout": -1}, "timeout"),
+        ({"on_usage": 42}, "on_usage"),
+        ({"pricing": {"m": {}}}, "pricing"),
+    ],
+)
+@pytest.mark.parametrize("cls", [HolySheep, HolySheepEmbedding])
+def test_bad_client_settings_fail_at_construction(
+    cls: type, kw: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        cls(api_key=SECRET_KEY, base_url="http://127.0.0.1:9/v1", **kw)
+
+
 # -- metadata ----------------------------------------------------------------------------------
 
 
@@ -156,29 +178,39 @@ def test_core_rate_limiter_goes_to_the_core_not_the_framework() -> None:
 
 def test_one_sync_client_per_configuration() -> None:
     a, b = _llm(temperature=0.1), _llm(model="claude-sonnet-4.5")
-    assert _clients.sync_client(a._client_spec()) is _clients.sync_client(b._client_spec())
+    assert sync_client(a._client_spec()) is sync_client(b._client_spec())
     c = _llm(max_retries=5)
-    assert _clients.sync_client(c._client_spec()) is not _clients.sync_client(a._client_spec())
+    assert sync_client(c._client_spec()) is not sync_client(a._client_spec())
     ledger_calls: list[Any] = []
     d = _llm(on_usage=ledger_calls.append)
-    assert _clients.sync_client(d._client_spec()) is not _clients.sync_client(a._client_spec())
+    assert sync_client(d._client_spec()) is not sync_client(a._client_spec())
     a.max_retries = 5  # a config change picks the matching client
-    assert _clients.sync_client(a._client_spec()) is _clients.sync_client(c._client_spec())
-    assert _clients.sync_client(a._client_spec()).config.max_retries == 5
+    assert sync_client(a._client_spec()) is sync_client(c._client_spec())
+    assert sync_client(a._client_spec()).config.max_retries == 5
 
 
-def test_async_clients_are_per_event_loop() -> None:
-    llm = _llm()
+def test_async_clients_are_per_event_loop_and_closed_with_it(emulator: Any) -> None:
+    from tests.llama_index.conftest import make_llm, user
 
-    async def client() -> Any:
-        return _clients.async_client(llm._client_spec())
+    ledger = UsageLedger()
+    llm = make_llm(emulator, on_usage=ledger)
 
-    async def same_loop() -> tuple[Any, Any]:
-        return await client(), await client()
+    async def go() -> AsyncRelayClient:
+        assert (await llm.achat(user())).message.content
+        client = await async_client(llm._client_spec())
+        assert client is await async_client(llm._client_spec())
+        assert client.usage_callbacks == [ledger]  # the model's own callbacks
+        return client
 
-    first, second = asyncio.run(same_loop())
-    assert first is second
-    assert asyncio.run(client()) is not first
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = asyncio.run(go())
+        second = asyncio.run(go())  # a new loop gets a new client
+        gc.collect()
+    assert first is not second
+    assert first._http.is_closed and second._http.is_closed  # closed by their loop
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert ledger.total.requests == 2
 
 
 def test_namespace_imports_re_export_the_same_classes() -> None:
@@ -373,12 +405,3 @@ def test_answers_survive_memory_serialisation_and_go_back_on_the_wire() -> None:
     }
     assert to_wire_message(message) == to_wire_message(restored) == to_wire_message(again)
     assert to_wire_message(message) == expected  # reasoning is not sent back
-
-
-def test_finished_event_loops_do_not_pile_up_clients(emulator: Any) -> None:
-    from tests.llama_index.conftest import make_llm, user
-
-    llm = make_llm(emulator)
-    for _ in range(5):  # e.g. a script calling asyncio.run() per request
-        assert asyncio.run(llm.achat(user())).message.content
-    assert len(_clients._async) == 1  # only the last (closed) loop, dropped on the next miss

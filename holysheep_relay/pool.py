@@ -1,0 +1,263 @@
+"""Shared pooled clients: one relay client per configuration, for cheap, copied model objects.
+
+Adapters copy model objects freely; HTTP connection pools are not cheap. So a model keeps a
+:class:`ClientSpec` and asks here for its client: one :class:`RelayClient` per configuration
+for the process (closed at exit), and one :class:`AsyncRelayClient` per configuration *per
+event loop* (an httpx async pool is bound to its loop), closed by that loop's own shutdown
+(``asyncio.run`` / ``asyncio.Runner``). Specs share a client when their values are equal and
+their rate limiter, usage callbacks and pricing are the *same objects* (the cache holds
+them, so an id is never reused); the key enters the cache key only as a SHA-256 digest.
+Numeric limits without a ``rate_limiter`` share one :class:`RateLimiter` per key, URL and
+limits: one budget for every model using them.
+
+>>> from holysheep_relay import ClientSpec, close_clients, sync_client
+>>> def spec() -> ClientSpec:
+...     return ClientSpec.build("hs_example_key_0123456789", None, requests_per_minute=60)
+>>> sync_client(spec()) is sync_client(spec()), "hs_example" in repr(spec())
+(True, False)
+>>> close_clients()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import hashlib
+import threading
+import weakref
+from collections.abc import AsyncGenerator, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from types import BuiltinMethodType, MethodType
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from .client import AsyncRelayClient, RelayClient
+from .config import RelayConfig, Timeouts
+from .errors import ConfigurationError
+from .ratelimit import RateLimiter
+from .usage import PriceLike, Pricing, UsageCallback
+
+__all__ = ["ClientSpec", "aclose_clients", "async_client", "close_clients", "sync_client"]
+
+
+class _Same:
+    """A cache-key part: compares an object by identity and keeps it alive while cached.
+
+    Bound methods are made afresh on each access, so they compare by object and function.
+    """
+
+    __slots__ = ("ident", "obj")
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+        self.ident: tuple[object, ...]
+        if isinstance(obj, MethodType):
+            self.ident = (id(obj.__self__), id(obj.__func__))
+        elif isinstance(obj, BuiltinMethodType):
+            self.ident = (id(obj.__self__), obj.__name__)
+        else:
+            self.ident = (id(obj),)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.ident == self.ident
+
+    def __hash__(self) -> int:
+        return hash(self.ident)
+
+
+@dataclass(frozen=True, eq=False)
+class ClientSpec:
+    """A validated client configuration (use :meth:`build`); equal :attr:`key`, one client.
+
+    Neither the key nor ``repr`` holds the secret (``repr`` shows ``SecretStr('**********')``).
+    """
+
+    config: RelayConfig
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    rate_limiter: RateLimiter | None = None
+    on_usage: tuple[UsageCallback, ...] = ()
+    pricing: Pricing | Mapping[str, PriceLike] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        api_key: SecretStr | str | None,
+        base_url: str | None = None,
+        *,
+        timeout: float | Timeouts | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        rate_limiter: RateLimiter | None = None,
+        on_usage: UsageCallback | Sequence[UsageCallback] | None = None,
+        pricing: Pricing | Mapping[str, PriceLike] | None = None,
+    ) -> ClientSpec:
+        """Validate everything now: ``ConfigurationError`` before any I/O."""
+        config = RelayConfig.from_args(
+            api_key,
+            base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+        )
+        if rate_limiter is not None and not isinstance(rate_limiter, RateLimiter):
+            raise ConfigurationError(f"rate_limiter must be a RateLimiter, got {rate_limiter!r}")
+        if rate_limiter is not None and (requests_per_minute or tokens_per_minute):
+            raise ConfigurationError(
+                "pass either rate_limiter=RateLimiter(...) or requests_per_minute / "
+                "tokens_per_minute, not both"
+            )
+        items = () if on_usage is None else (on_usage,) if callable(on_usage) else on_usage
+        iterable = isinstance(items, Iterable) and not isinstance(items, (str, bytes))
+        callbacks: tuple[Any, ...] = tuple(items) if iterable else (items,)
+        if not all(callable(cb) for cb in callbacks):
+            raise ConfigurationError("on_usage must be a callable or a list of callables")
+        if pricing is not None:
+            try:
+                Pricing.coerce(pricing)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise ConfigurationError(f"invalid pricing: {exc!r}") from None
+        spec = cls(config, requests_per_minute, tokens_per_minute, rate_limiter, callbacks, pricing)
+        _limiter(spec)  # validates numeric limits (ConfigurationError when not positive)
+        return spec
+
+    @cached_property
+    def key(self) -> tuple[Hashable, ...]:
+        c = self.config
+        return (
+            hashlib.sha256(c.api_key.get_secret_value().encode()).hexdigest(),
+            c.base_url,
+            c.timeouts,
+            c.max_retries,
+            tuple(sorted(c.default_headers.items())),
+            self.requests_per_minute,
+            self.tokens_per_minute,
+            _Same(self.rate_limiter),
+            tuple(_Same(cb) for cb in self.on_usage),
+            _Same(self.pricing),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClientSpec) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments of the client for this spec (the limiter resolved)."""
+        c = self.config
+        return {
+            "api_key": c.api_key,
+            "base_url": c.base_url,
+            "timeout": c.timeouts,
+            "max_retries": c.max_retries,
+            "default_headers": dict(c.default_headers),
+            "rate_limiter": _limiter(self),
+            "on_usage": list(self.on_usage),
+            "pricing": self.pricing,
+        }
+
+
+_lock = threading.RLock()
+_limiters: dict[tuple[Hashable, ...], RateLimiter] = {}  # by (key digest, URL, rpm, tpm)
+_sync: dict[tuple[Hashable, ...], RelayClient] = {}
+_async: dict[int, _LoopClients] = {}  # by id(loop); each entry checks it is still that loop
+
+
+class _LoopClients:
+    """The async clients of one event loop, closed by that loop's own shutdown.
+
+    ``closer`` is an async generator parked at its ``yield``; ``loop.shutdown_asyncgens()``
+    (run by ``asyncio.run`` before closing the loop) resumes it and its ``finally`` closes them.
+    """
+
+    __slots__ = ("clients", "closer", "finished", "loop_ref")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop_ref = weakref.ref(loop)
+        self.clients: dict[tuple[Hashable, ...], AsyncRelayClient] = {}
+        self.finished = False
+        self.closer = self._close_at_shutdown()
+
+    def serves(self, loop: asyncio.AbstractEventLoop) -> bool:
+        return not self.finished and self.loop_ref() is loop
+
+    async def _close_at_shutdown(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            self.finished = True
+            clients = list(self.clients.values())
+            self.clients.clear()
+            for client in clients:
+                await client.aclose()
+
+
+def _limiter(spec: ClientSpec) -> RateLimiter | None:
+    """The explicit limiter, else the shared one for the spec's key, URL and limits."""
+    if spec.rate_limiter is not None or not (spec.requests_per_minute or spec.tokens_per_minute):
+        return spec.rate_limiter
+    key = (*spec.key[:2], spec.requests_per_minute, spec.tokens_per_minute)
+    limiter = _limiters.get(key)
+    if limiter is None:
+        created = RateLimiter(spec.requests_per_minute, spec.tokens_per_minute)
+        with _lock:
+            limiter = _limiters.setdefault(key, created)
+    return limiter
+
+
+def sync_client(spec: ClientSpec) -> RelayClient:
+    """The process-wide client for ``spec`` (created on first use)."""
+    key = spec.key
+    client = _sync.get(key)
+    if client is None:
+        with _lock:
+            client = _sync.get(key)
+            if client is None:
+                client = _sync[key] = RelayClient(**spec.client_kwargs())
+    return client
+
+
+async def async_client(spec: ClientSpec) -> AsyncRelayClient:
+    """The client for ``spec`` on the running event loop (closed at the loop's shutdown)."""
+    loop = asyncio.get_running_loop()
+    entry = _async.get(id(loop))
+    if entry is None or not entry.serves(loop):
+        with _lock:  # forget entries of finished, closed or collected loops
+            for loop_id, old in list(_async.items()):
+                if old.finished or (old_loop := old.loop_ref()) is None or old_loop.is_closed():
+                    del _async[loop_id]
+            entry = _async[id(loop)] = _LoopClients(loop)
+        await entry.closer.__anext__()  # park it: the loop now closes it at shutdown
+    key = spec.key
+    client = entry.clients.get(key)
+    if client is None:
+        client = entry.clients[key] = AsyncRelayClient(**spec.client_kwargs())
+    return client
+
+
+def close_clients() -> None:
+    """Close the pooled sync clients; forget the async ones (their loops still close them)."""
+    with _lock:
+        clients = list(_sync.values())
+        _sync.clear()
+        _async.clear()
+    for client in clients:
+        client.close()
+
+
+async def aclose_clients() -> None:
+    """Close the pooled async clients of the running loop."""
+    loop = asyncio.get_running_loop()
+    with _lock:
+        entry = _async.pop(id(loop), None)
+    if entry is not None and entry.serves(loop):
+        await entry.closer.aclose()
+
+
+atexit.register(close_clients)
