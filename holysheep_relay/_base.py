@@ -24,7 +24,7 @@ from .errors import (
 )
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy, parse_retry_after
-from .usage import PriceLike, Pricing, UsageCallback, UsageEvent
+from .usage import PriceLike, Pricing, UsageCallback, UsageEvent, notify
 from .wire import ChatCompletion, EmbeddingResult, ModelInfo, Usage
 
 logger = logging.getLogger("holysheep_relay")
@@ -194,12 +194,10 @@ class ClientState:
         if self.rate_limiter is not None and usage is not None:
             self.rate_limiter.reconcile(estimated_tokens, usage.total_tokens)
         if self.usage_callbacks:
-            event = UsageEvent(model, usage, cost, latency_ms, request_id, streamed)
-            for callback in self.usage_callbacks:
-                try:
-                    callback(event)
-                except Exception:  # a broken callback must not break the call
-                    logger.exception("on_usage callback %r failed", callback)
+            notify(
+                self.usage_callbacks,
+                UsageEvent(model, usage, cost, latency_ms, request_id, streamed),
+            )
         return cost
 
 

@@ -25,7 +25,7 @@ import atexit
 import hashlib
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Hashable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from types import BuiltinMethodType, MethodType
@@ -38,7 +38,7 @@ from .client import AsyncRelayClient, RelayClient
 from .config import RelayConfig, Timeouts
 from .errors import ConfigurationError
 from .ratelimit import RateLimiter
-from .usage import PriceLike, Pricing, UsageCallback
+from .usage import PriceLike, Pricing, UsageCallback, as_callbacks, as_pricing
 
 __all__ = ["ClientSpec", "aclose_clients", "async_client", "close_clients", "sync_client"]
 
@@ -112,16 +112,9 @@ class ClientSpec:
                 "pass either rate_limiter=RateLimiter(...) or requests_per_minute / "
                 "tokens_per_minute, not both"
             )
-        items = () if on_usage is None else (on_usage,) if callable(on_usage) else on_usage
-        iterable = isinstance(items, Iterable) and not isinstance(items, (str, bytes))
-        callbacks: tuple[Any, ...] = tuple(items) if iterable else (items,)
-        if not all(callable(cb) for cb in callbacks):
-            raise ConfigurationError("on_usage must be a callable or a list of callables")
+        callbacks = as_callbacks(on_usage)
         if pricing is not None:
-            try:
-                Pricing.coerce(pricing)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise ConfigurationError(f"invalid pricing: {exc!r}") from None
+            as_pricing(pricing)  # validates the table
         spec = cls(config, requests_per_minute, tokens_per_minute, rate_limiter, callbacks, pricing)
         _limiter(spec)  # validates numeric limits (ConfigurationError when not positive)
         return spec

@@ -12,6 +12,7 @@ data with its sources and can be overridden per client. An unknown price gives
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from importlib import resources
 from typing import Any
 
 from .catalog import resolve_model
+from .errors import ConfigurationError
 from .wire import Usage
 
 __all__ = [
@@ -29,7 +31,12 @@ __all__ = [
     "UsageCallback",
     "UsageEvent",
     "UsageLedger",
+    "as_callbacks",
+    "as_pricing",
+    "notify",
 ]
+
+logger = logging.getLogger("holysheep_relay")
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,47 @@ class UsageEvent:
 
 
 UsageCallback = Callable[[UsageEvent], Any]
+
+
+def notify(callbacks: Iterable[UsageCallback], event: UsageEvent) -> None:
+    """Deliver ``event`` to each callback; a failing callback is logged, never raised.
+
+    >>> def broken(event: UsageEvent) -> None:
+    ...     raise RuntimeError("bug in a callback")
+    >>> seen: list[UsageEvent] = []
+    >>> notify([broken, seen.append], UsageEvent("gpt-4.1", None, None, 1.0, "req_1"))
+    >>> [e.request_id for e in seen]
+    ['req_1']
+    """
+    for callback in callbacks:
+        try:
+            callback(event)
+        except Exception:  # a broken callback must not break the call
+            logger.exception("on_usage callback %r failed", callback)
+
+
+def as_callbacks(on_usage: object) -> tuple[UsageCallback, ...]:
+    """``on_usage`` (None, a callable or a list of callables) as a tuple of callables.
+
+    Raises ``ConfigurationError`` for anything else.
+    """
+    if on_usage is None:
+        return ()
+    if callable(on_usage):
+        return (on_usage,)
+    if isinstance(on_usage, Iterable) and not isinstance(on_usage, (str, bytes)):
+        callbacks = tuple(on_usage)
+        if all(callable(cb) for cb in callbacks):
+            return callbacks
+    raise ConfigurationError("on_usage must be a callable or a list of callables")
+
+
+def as_pricing(pricing: Pricing | Mapping[str, PriceLike] | None) -> Pricing:
+    """:meth:`Pricing.coerce`, with ``ConfigurationError`` for a malformed table."""
+    try:
+        return Pricing.coerce(pricing)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigurationError(f"invalid pricing: {exc!r}") from None
 
 
 @dataclass

@@ -16,8 +16,7 @@ Streaming rules (what ``ChatOpenAI`` pointed at a relay gets wrong):
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import (
@@ -36,20 +35,17 @@ from holysheep_relay import (
     StreamResult,
     ToolCallDelta,
     Usage,
-    UsageEvent,
 )
 
 __all__ = [
     "PROVIDER",
     "StreamConverter",
     "chat_result",
-    "fire",
     "parse_tool_calls",
     "usage_metadata",
 ]
 
 PROVIDER = "holysheep"
-logger = logging.getLogger("langchain_holysheep")
 
 
 def usage_metadata(usage: Usage | None, raw: Any = None) -> UsageMetadata | None:
@@ -276,12 +272,3 @@ class StreamConverter:
             chunk_position="last",
         )
         return ChatGenerationChunk(message=message)
-
-
-def fire(callbacks: Sequence[Callable[[UsageEvent], Any]], event: UsageEvent) -> None:
-    """Deliver ``event`` to each callback; a failing callback is logged, never raised."""
-    for callback in callbacks:
-        try:
-            callback(event)
-        except Exception:
-            logger.exception("on_usage callback %r failed", callback)

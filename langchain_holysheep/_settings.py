@@ -20,8 +20,7 @@ from holysheep_relay import (
     async_client,
     sync_client,
 )
-
-from ._responses import fire
+from holysheep_relay.usage import notify
 
 __all__ = ["RelaySettings"]
 
@@ -84,6 +83,4 @@ class RelaySettings(BaseModel):
         return (callbacks,) if callable(callbacks) else callbacks
 
     def _report_usage(self, event: UsageEvent) -> None:
-        callbacks = self._usage_callbacks()
-        if callbacks:
-            fire(callbacks, event)
+        notify(self._usage_callbacks(), event)

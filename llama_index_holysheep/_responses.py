@@ -99,8 +99,12 @@ def response_metadata(
     return meta
 
 
-def chat_response(completion: ChatCompletion) -> ChatResponse:
-    """A non-streamed completion as a ChatResponse; ``raw`` is the relay's JSON dict."""
+def chat_response(completion: ChatCompletion, *, cost_usd: float | None) -> ChatResponse:
+    """A non-streamed completion as a ChatResponse; ``raw`` is the relay's JSON dict.
+
+    ``cost_usd`` is the cost reported for the request (the model's pricing may differ from
+    the client's), so the response and the ``UsageEvent`` agree.
+    """
     if completion.choices:
         choice = completion.choices[0]
         wire, finish = choice.message, choice.finish_reason
@@ -111,7 +115,7 @@ def chat_response(completion: ChatCompletion) -> ChatResponse:
     message = build_message(content, reasoning, calls, usage.reasoning_tokens if usage else None)
     meta = response_metadata(
         usage,
-        cost_usd=completion.cost_usd,
+        cost_usd=cost_usd,
         request_id=completion.request_id,
         model=completion.model,
         finish_reason=finish,
@@ -127,8 +131,8 @@ class StreamFolder:
 
     :meth:`on_chunk` gives a response for every chunk that adds text, reasoning or tool-call
     arguments (None otherwise); :meth:`finish` gives the last one, built from the core's
-    folded :class:`StreamResult`, with usage, cost and request id, and ``raw`` set to the
-    chunk that carried the usage.
+    folded :class:`StreamResult`, with usage, the given cost and request id, and ``raw`` set
+    to the chunk that carried the usage.
     """
 
     __slots__ = ("_calls", "_raw", "_reasoning", "_text", "_tools", "_usage_raw")
@@ -170,7 +174,7 @@ class StreamFolder:
             message=message, raw=chunk.raw, delta=text or "", additional_kwargs=extra
         )
 
-    def finish(self, result: StreamResult) -> ChatResponse:
+    def finish(self, result: StreamResult, *, cost_usd: float | None) -> ChatResponse:
         usage = result.usage
         message = build_message(
             result.content,
@@ -180,7 +184,7 @@ class StreamFolder:
         )
         meta = response_metadata(
             usage,
-            cost_usd=result.cost_usd,
+            cost_usd=cost_usd,
             request_id=result.request_id,
             model=result.model,
             finish_reason=result.finish_reason,

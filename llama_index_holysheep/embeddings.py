@@ -12,6 +12,7 @@ from pydantic import Field, PrivateAttr, SecretStr
 from holysheep_relay import (
     ClientSpec,
     ConfigurationError,
+    EmbeddingResult,
     Pricing,
     RateLimiter,
     Timeouts,
@@ -25,6 +26,8 @@ from holysheep_relay.config import (
     resolve_api_key,
 )
 from holysheep_relay.usage import PriceLike, UsageCallback
+
+from ._usage import UsageReporter
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "HolySheepEmbedding"]
 
@@ -53,8 +56,7 @@ class HolySheepEmbedding(BaseEmbedding):
     additional_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     _relay_limiter: RateLimiter | None = PrivateAttr(default=None)
-    _on_usage: UsageCallback | Sequence[UsageCallback] | None = PrivateAttr(default=None)
-    _pricing: Pricing | Mapping[str, PriceLike] | None = PrivateAttr(default=None)
+    _usage: UsageReporter = PrivateAttr(default=UsageReporter())
     _spec: ClientSpec | None = PrivateAttr(default=None)
 
     def __init__(
@@ -83,9 +85,8 @@ class HolySheepEmbedding(BaseEmbedding):
         }
         super().__init__(**fields, **kwargs)
         self._relay_limiter = relay_limiter
-        self._on_usage, self._pricing = on_usage, pricing
-        # validate the client settings now, before any request; keep the callbacks as a tuple
-        self._on_usage = self._client_spec().on_usage
+        self._usage = UsageReporter.build(on_usage, pricing)  # the model's own, not the client's
+        self._client_spec()  # validate the client settings now, before any request
 
     @classmethod
     def class_name(cls) -> str:
@@ -106,8 +107,6 @@ class HolySheepEmbedding(BaseEmbedding):
                 max_retries=self.max_retries,
                 default_headers=self.default_headers,
                 rate_limiter=self._relay_limiter,
-                on_usage=self._on_usage,
-                pricing=self._pricing,
             )
         return spec
 
@@ -121,12 +120,16 @@ class HolySheepEmbedding(BaseEmbedding):
 
     # -- sync and async differ only in the I/O call ------------------------------------
 
+    def _vectors(self, result: EmbeddingResult) -> list[Embedding]:
+        self._usage.report(result, self.model_name, streamed=False)
+        return result.vectors
+
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return sync_client(self._client_spec()).embed(**self._params(texts)).vectors
+        return self._vectors(sync_client(self._client_spec()).embed(**self._params(texts)))
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         client = await async_client(self._client_spec())
-        return (await client.embed(**self._params(texts))).vectors
+        return self._vectors(await client.embed(**self._params(texts)))
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field, PrivateAttr, SecretStr
 
 from holysheep_relay import (
     AsyncChatStream,
+    ChatCompletion,
     ChatStream,
     ClientSpec,
     ConfigurationError,
@@ -53,6 +54,7 @@ from holysheep_relay.usage import PriceLike, UsageCallback
 from ._convert import resolve_tool_choice, to_wire_messages, to_wire_tools
 from ._responses import StreamFolder, chat_response, tool_selections
 from ._structured import json_schema_kwargs, parse_structured
+from ._usage import UsageReporter
 
 if TYPE_CHECKING:
     from llama_index.core.program.function_program import FunctionCallingProgram
@@ -64,24 +66,28 @@ __all__ = ["DEFAULT_MODEL", "HolySheep"]
 DEFAULT_MODEL = "gpt-4.1"
 
 
-def _iterate(stream: ChatStream) -> ChatResponseGen:
+def _iterate(stream: ChatStream, usage: UsageReporter, model: str) -> ChatResponseGen:
     folder = StreamFolder()
     with stream:
         for chunk in stream:
             response = folder.on_chunk(chunk)
             if response is not None:
                 yield response
-    yield folder.finish(stream.result)
+    event = usage.report(stream.result, model, streamed=True)  # once, after a clean end
+    yield folder.finish(stream.result, cost_usd=event.cost_usd)
 
 
-async def _aiterate(stream: AsyncChatStream) -> ChatResponseAsyncGen:
+async def _aiterate(
+    stream: AsyncChatStream, usage: UsageReporter, model: str
+) -> ChatResponseAsyncGen:
     folder = StreamFolder()
     async with stream:
         async for chunk in stream:
             response = folder.on_chunk(chunk)
             if response is not None:
                 yield response
-    yield folder.finish(stream.result)
+    event = usage.report(stream.result, model, streamed=True)  # once, after a clean end
+    yield folder.finish(stream.result, cost_usd=event.cost_usd)
 
 
 class HolySheep(FunctionCallingLLM):
@@ -133,8 +139,7 @@ class HolySheep(FunctionCallingLLM):
     tokens_per_minute: float | None = Field(default=None, gt=0)
 
     _relay_limiter: RateLimiter | None = PrivateAttr(default=None)
-    _on_usage: UsageCallback | Sequence[UsageCallback] | None = PrivateAttr(default=None)
-    _pricing: Pricing | Mapping[str, PriceLike] | None = PrivateAttr(default=None)
+    _usage: UsageReporter = PrivateAttr(default=UsageReporter())
     _spec: ClientSpec | None = PrivateAttr(default=None)
     _meta: tuple[tuple[Any, ...], LLMMetadata] | None = PrivateAttr(default=None)
 
@@ -161,17 +166,9 @@ class HolySheep(FunctionCallingLLM):
             rate_limiter=None if relay_limiter is not None else rate_limiter,
             **kwargs,
         )
-        if relay_limiter is None and (self.requests_per_minute or self.tokens_per_minute):
-            relay_limiter = RateLimiter(self.requests_per_minute, self.tokens_per_minute)
-        elif relay_limiter is not None and (self.requests_per_minute or self.tokens_per_minute):
-            raise ConfigurationError(
-                "pass either rate_limiter=RateLimiter(...) or requests_per_minute / "
-                "tokens_per_minute, not both"
-            )
         self._relay_limiter = relay_limiter
-        self._on_usage, self._pricing = on_usage, pricing
-        # validate the client settings now, before any request; keep the callbacks as a tuple
-        self._on_usage = self._client_spec().on_usage
+        self._usage = UsageReporter.build(on_usage, pricing)  # the model's own, not the client's
+        self._client_spec()  # validate the client settings now, before any request
         spec = get_model_spec(self.model)
         if (
             self.structured_output_mode == "json_schema"
@@ -203,9 +200,9 @@ class HolySheep(FunctionCallingLLM):
                 timeout=self.timeout,
                 max_retries=self.max_retries,
                 default_headers=self.default_headers,
+                requests_per_minute=self.requests_per_minute,
+                tokens_per_minute=self.tokens_per_minute,
                 rate_limiter=self._relay_limiter,
-                on_usage=self._on_usage,
-                pricing=self._pricing,
             )
         return spec
 
@@ -250,27 +247,32 @@ class HolySheep(FunctionCallingLLM):
 
     # -- chat: sync and async differ only in the I/O call --------------------------------
 
+    def _respond(self, completion: ChatCompletion, model: str) -> ChatResponse:
+        event = self._usage.report(completion, model, streamed=False)
+        return chat_response(completion, cost_usd=event.cost_usd)
+
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         args = self._call_args(messages, kwargs)
         args.pop("stream_options", None)
-        return chat_response(sync_client(self._client_spec()).chat(**args))
+        return self._respond(sync_client(self._client_spec()).chat(**args), args["model"])
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         args = self._call_args(messages, kwargs)
         args.pop("stream_options", None)
         client = await async_client(self._client_spec())
-        return chat_response(await client.chat(**args))
+        return self._respond(await client.chat(**args), args["model"])
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         args = self._stream_args(messages, kwargs)
-        return _iterate(sync_client(self._client_spec()).stream_chat(**args))
+        stream = sync_client(self._client_spec()).stream_chat(**args)
+        return _iterate(stream, self._usage, args["model"])
 
     async def _astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         args = self._stream_args(messages, kwargs)
         client = await async_client(self._client_spec())
-        return _aiterate(await client.stream_chat(**args))
+        return _aiterate(await client.stream_chat(**args), self._usage, args["model"])
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:

@@ -79,7 +79,9 @@ def test_round_trip_through_to_dict_takes_the_key_from_the_environment(
     assert again.model == "gemini-2.5-flash" and again.temperature == 0.2
     assert again.api_base == original.api_base
     assert again.api_key.get_secret_value() == SECRET_KEY
-    assert again._relay_limiter is not None and again._relay_limiter.requests_per_minute == 30
+    limiter = sync_client(again._client_spec()).rate_limiter
+    assert limiter is not None and limiter.requests_per_minute == 30
+    assert limiter is sync_client(original._client_spec()).rate_limiter  # one shared budget
 
 
 def test_pickle_keeps_working(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,9 +173,21 @@ def test_core_rate_limiter_goes_to_the_core_not_the_framework() -> None:
     llm = _llm(rate_limiter=limiter)
     assert llm.rate_limiter is None  # LlamaIndex would call acquire() with its own signature
     assert llm._client_spec().rate_limiter is limiter
-    assert _llm(tokens_per_minute=1000)._client_spec().rate_limiter is not None
+    assert sync_client(llm._client_spec()).rate_limiter is limiter  # by identity
     with pytest.raises(ConfigurationError):
         _llm(rate_limiter=limiter, requests_per_minute=5)
+
+
+def test_numeric_limits_share_one_limiter_per_key_and_limits() -> None:
+    a, b = _llm(tokens_per_minute=1000), _llm(model="claude-sonnet-4.5", tokens_per_minute=1000)
+    assert a._client_spec().tokens_per_minute == 1000  # numbers, not a per-model object
+    shared = sync_client(a._client_spec()).rate_limiter
+    assert shared is not None and shared.tokens_per_minute == 1000
+    assert sync_client(b._client_spec()) is sync_client(a._client_spec())
+    other = sync_client(_llm(tokens_per_minute=2000)._client_spec()).rate_limiter
+    assert other is not None and other is not shared and other.tokens_per_minute == 2000
+    a.tokens_per_minute = 2000  # a changed field picks the matching limiter
+    assert sync_client(a._client_spec()).rate_limiter is other
 
 
 def test_one_sync_client_per_configuration() -> None:
@@ -182,8 +196,8 @@ def test_one_sync_client_per_configuration() -> None:
     c = _llm(max_retries=5)
     assert sync_client(c._client_spec()) is not sync_client(a._client_spec())
     ledger_calls: list[Any] = []
-    d = _llm(on_usage=ledger_calls.append)
-    assert sync_client(d._client_spec()) is not sync_client(a._client_spec())
+    d = _llm(on_usage=ledger_calls.append, pricing={"gpt-4.1": {"input": 1.0, "output": 1.0}})
+    assert sync_client(d._client_spec()) is sync_client(a._client_spec())  # usage: per model
     a.max_retries = 5  # a config change picks the matching client
     assert sync_client(a._client_spec()) is sync_client(c._client_spec())
     assert sync_client(a._client_spec()).config.max_retries == 5
@@ -199,7 +213,7 @@ def test_async_clients_are_per_event_loop_and_closed_with_it(emulator: Any) -> N
         assert (await llm.achat(user())).message.content
         client = await async_client(llm._client_spec())
         assert client is await async_client(llm._client_spec())
-        assert client.usage_callbacks == [ledger]  # the model's own callbacks
+        assert client.usage_callbacks == []  # shared: the adapter reports per model
         return client
 
     with warnings.catch_warnings(record=True) as caught:
@@ -373,7 +387,8 @@ def test_stream_folder_with_a_relay_that_repeats_ids_and_names() -> None:
                     {"id": "call_9", "function": {"name": "mul", "arguments": '{"a": 6, "b": 7}'}}
                 )
             ]
-        )
+        ),
+        cost_usd=None,
     )
     assert tool_selections(final, True)[0].tool_kwargs == {"a": 6, "b": 7}
 
