@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from . import _protocol as proto
 from .catalog import known_model_ids
-from .config import RelayConfig, Timeouts
+from .config import RelayConfig, Timeouts, without_auth
 from .errors import (
     BadRequestError,
     InvalidInputError,
@@ -54,6 +54,18 @@ def transport_error(exc: httpx.TransportError, base_url: str, partial: str = "")
         f"could not reach the relay at {base_url}: {type(exc).__name__}: {exc}. Check "
         "HOLYSHEEP_BASE_URL and your network.",
         partial_text=partial,
+    )
+
+
+def reply_error(exc: httpx.TransportError, base_url: str) -> RelayError:
+    """A transport failure while reading a reply whose headers had arrived (not retried:
+    the relay may already have done, and billed, the work)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return transport_error(exc, base_url)
+    return RelayConnectionError(
+        f"the connection to the relay at {base_url} was lost while reading its reply "
+        f"({type(exc).__name__}: {exc}); not retried: the request may already have been "
+        "processed"
     )
 
 
@@ -120,9 +132,9 @@ class ClientState:
                 raise RelayTimeoutError(
                     f"total deadline of {self.config.timeouts.total} s passed before the call"
                 )
-        headers = self._headers if not extra_headers else {**self._headers, **extra_headers}
-        if "Authorization" in (extra_headers or {}):
-            headers["Authorization"] = self._headers["Authorization"]
+        headers = self._headers
+        if extra_headers:
+            headers = {**self._headers, **without_auth(extra_headers)}
         try:
             return http.build_request(
                 method,

@@ -40,6 +40,11 @@ _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/embeddings", "/models", "/messages")
 
 
+def without_auth(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` minus any Authorization header, whatever its case: ours always wins."""
+    return {k: v for k, v in headers.items() if k.lower() != "authorization"}
+
+
 def normalize_base_url(url: str) -> str:
     """Return a clean ``scheme://host[:port]/.../v1`` base URL.
 
@@ -196,6 +201,6 @@ class RelayConfig:
     def headers(self) -> dict[str, str]:
         """Request headers: defaults first, then ours (the user may not override auth)."""
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        headers.update(self.default_headers)
+        headers.update(without_auth(self.default_headers))
         headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
         return headers

@@ -486,3 +486,13 @@ def test_plain_http_to_a_remote_host_warns(caplog: pytest.LogCaptureFixture) -> 
         assert "unencrypted" not in caplog.text
         normalize_base_url("http://relay.example.com/v1")
     assert "unencrypted" in caplog.text
+
+
+@both
+def test_user_headers_cannot_replace_the_key(sync: bool) -> None:
+    rec = Recorder(ok_json(completion()))
+    runner = Runner(sync, rec, default_headers={"authorization": "Bearer stolen", "X-Team": "a"})
+    runner.chat(extra_headers={"AUTHORIZATION": "Bearer other", "X-Trace": "t"})
+    sent = rec.requests[0].headers
+    assert sent.get_list("authorization") == [f"Bearer {KEY}"]
+    assert (sent["x-team"], sent["x-trace"]) == ("a", "t")
