@@ -76,6 +76,9 @@ class SSEDecoder:
         return events
 
     def _line(self, raw: bytes) -> ServerSentEvent | None:
+        if raw[:6] == b"data: ":  # the line every chunk has: skip the generic parsing
+            self._data.append(raw[6:].decode("utf-8", "replace"))
+            return None
         if not raw:
             return self._dispatch()
         if raw[:1] == b":":

@@ -174,6 +174,10 @@ class ChatChunk:
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
 
 
+# Delta keys the fast path of chunk_from_dict handles (anything else takes the full path).
+_TEXT_DELTA_KEYS = frozenset({"role", "content", "refusal", "tool_calls"})
+
+
 def _tool_call_delta(data: dict[str, Any]) -> ToolCallDelta:
     function = data.get("function") or {}
     index = data.get("index")
@@ -188,6 +192,29 @@ def _tool_call_delta(data: dict[str, Any]) -> ToolCallDelta:
 
 def chunk_from_dict(data: dict[str, Any]) -> ChatChunk:
     """Build a chunk from parsed JSON; raises (KeyError/TypeError/AttributeError) on bad shape."""
+    raw_choices = data.get("choices")
+    if raw_choices and len(raw_choices) == 1 and not data.get("usage"):
+        # Fast path, taken by nearly every chunk: one choice whose delta carries only text.
+        c = raw_choices[0]
+        d = c.get("delta")
+        if d is not None and d.keys() <= _TEXT_DELTA_KEYS and not d.get("tool_calls"):
+            return ChatChunk(
+                id=data.get("id") or "",
+                model=data.get("model") or "",
+                choices=[
+                    ChunkChoice(
+                        index=c.get("index") or 0,
+                        delta=Delta(
+                            role=d.get("role"), content=d.get("content"), refusal=d.get("refusal")
+                        ),
+                        finish_reason=c.get("finish_reason"),
+                        logprobs=c.get("logprobs"),
+                    )
+                ],
+                created=data.get("created") or 0,
+                system_fingerprint=data.get("system_fingerprint"),
+                raw=data,
+            )
     choices = []
     for c in data.get("choices") or ():
         d = c.get("delta") or {}
