@@ -20,7 +20,6 @@ limits: one budget for every model using them.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import hashlib
 import threading
@@ -29,7 +28,7 @@ from collections.abc import AsyncGenerator, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from types import BuiltinMethodType, MethodType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr
@@ -39,6 +38,9 @@ from .config import RelayConfig, Timeouts
 from .errors import ConfigurationError
 from .ratelimit import RateLimiter
 from .usage import PriceLike, Pricing, UsageCallback, as_callbacks, as_pricing
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["ClientSpec", "aclose_clients", "async_client", "close_clients", "sync_client"]
 
@@ -218,6 +220,8 @@ def sync_client(spec: ClientSpec) -> RelayClient:
 
 async def async_client(spec: ClientSpec) -> AsyncRelayClient:
     """The client for ``spec`` on the running event loop (closed at the loop's shutdown)."""
+    import asyncio  # on first use, keeping `import holysheep_relay` light
+
     loop = asyncio.get_running_loop()
     entry = _async.get(id(loop))
     if entry is None or not entry.serves(loop):
@@ -246,6 +250,8 @@ def close_clients() -> None:
 
 async def aclose_clients() -> None:
     """Close the pooled async clients of the running loop."""
+    import asyncio  # on first use, keeping `import holysheep_relay` light
+
     loop = asyncio.get_running_loop()
     with _lock:
         entry = _async.pop(id(loop), None)

@@ -12,7 +12,6 @@ estimate is reconciled (unused tokens go back, overruns are charged).
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -98,6 +97,8 @@ class RateLimiter:
     async def aacquire(self, tokens: int = 0) -> None:
         wait = self.reserve(tokens)
         if wait > 0:
+            import asyncio  # on first use, keeping `import holysheep_relay` light
+
             await asyncio.sleep(wait)
 
     def reconcile(self, estimated: int, actual: int) -> None:
