@@ -13,6 +13,8 @@ from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic_core import from_json
+
 from .accumulate import StreamAccumulator
 from .catalog import get_model_spec, resolve_model
 from .errors import (
@@ -34,7 +36,9 @@ __all__ = [
     "content_chars",
     "estimate_tokens",
     "handle_stream_event",
+    "is_event_stream",
     "is_stream_options_rejection",
+    "not_an_event_stream",
     "parse_completion",
     "parse_embeddings",
     "parse_json",
@@ -168,9 +172,21 @@ def estimate_tokens(body: Mapping[str, Any], chars: int) -> int:
     return chars // 4 + 1 + int(out)
 
 
+def loads(data: str | bytes) -> Any:
+    """Parse JSON with pydantic-core's parser (2-3x faster than ``json`` per stream chunk).
+
+    Falls back to ``json`` for what pydantic-core rejects but ``json`` accepts (lone
+    surrogate escapes), so both accept exactly the same documents.
+    """
+    try:
+        return from_json(data)
+    except ValueError:
+        return json.loads(data)
+
+
 def parse_json(content: bytes, what: str, request_id: str | None = None) -> Any:
     try:
-        return json.loads(content)
+        return loads(content)
     except ValueError as exc:
         snippet = content[:120].decode("utf-8", "replace")
         raise ProtocolError(
@@ -206,9 +222,43 @@ def parse_completion(data: Any, request_id: str | None) -> ChatCompletion:
             f"the relay's reply does not have the chat.completion shape: {exc}",
             request_id=request_id,
         ) from exc
+    for choice in completion.choices:
+        if choice.finish_reason == "error":  # as in a stream: never a silently cut answer
+            raise ServerError(
+                "the relay ended the reply with finish_reason='error'",
+                request_id=request_id,
+                code="error",
+                partial_text=choice.message.content or "",
+            )
     completion.raw = data
     completion.request_id = request_id
     return completion
+
+
+def is_event_stream(content_type: str) -> bool:
+    """False for replies to a stream request that certainly are not SSE (JSON or HTML).
+
+    Anything else (``text/event-stream``, a missing or generic type) is decoded as SSE.
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    return not (media in ("application/json", "text/html") or media.endswith("+json"))
+
+
+def not_an_event_stream(content_type: str, content: bytes, request_id: str | None) -> RelayError:
+    """The error for a 200 reply to a stream request whose body is JSON or HTML."""
+    text = content.decode("utf-8", "replace")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("error"):
+        return error_from_body(None, body, request_id=request_id, raw_text=text)
+    return ProtocolError(
+        f"the relay answered a stream request with {content_type or 'no content type'} "
+        f"instead of an event stream: {text.strip()[:120]!r}; check the base URL "
+        "(expected .../v1), or use chat() if this relay cannot stream",
+        request_id=request_id,
+    )
 
 
 def is_stream_options_rejection(error: RelayError) -> bool:
@@ -222,6 +272,32 @@ def is_stream_options_rejection(error: RelayError) -> bool:
     return "stream_options" in error.message or err.get("param") == "stream_options"
 
 
+def check_chunk_types(chunk: ChatChunk) -> ChatChunk:
+    """``chunk``, or TypeError when a field handed on to callers has the wrong JSON type.
+
+    ``chunk_from_dict`` does not validate; a relay sending ``"content": 5`` or an object as
+    tool arguments must give a ProtocolError here, not a TypeError in the caller's code.
+    (Exact type checks: JSON only ever gives exact ``str`` / ``int``; ~0.3 us a chunk.)
+    """
+    fingerprint = chunk.system_fingerprint
+    if type(chunk.id) is not str or type(chunk.model) is not str:
+        raise TypeError("id and model must be strings")
+    if fingerprint is not None and type(fingerprint) is not str:
+        raise TypeError("system_fingerprint must be a string")
+    for choice in chunk.choices:
+        delta = choice.delta
+        if type(choice.index) is not int:
+            raise TypeError("choice index must be an integer")
+        for text in (choice.finish_reason, delta.role, delta.content, delta.refusal):
+            if text is not None and type(text) is not str:
+                raise TypeError("choice fields must be strings")
+        for call in delta.tool_calls or ():
+            for field in (call.id, call.name, call.arguments, call.type):
+                if field is not None and type(field) is not str:
+                    raise TypeError("tool call fields must be strings")
+    return chunk
+
+
 def handle_stream_event(
     event: ServerSentEvent, acc: StreamAccumulator, request_id: str | None
 ) -> ChatChunk | None:
@@ -230,7 +306,7 @@ def handle_stream_event(
     if data == "[DONE]":
         return None
     try:
-        obj = json.loads(data)
+        obj = loads(data)
     except ValueError as exc:
         raise ProtocolError(
             f"malformed stream chunk from the relay: {data[:120]!r}",
@@ -246,8 +322,8 @@ def handle_stream_event(
             partial_text=acc.text,
         )
     try:
-        chunk = chunk_from_dict(obj)
-    except (AttributeError, TypeError, ValueError) as exc:
+        chunk = check_chunk_types(chunk_from_dict(obj))
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
         raise ProtocolError(
             f"stream chunk has an unexpected shape: {data[:120]!r}",
             request_id=request_id,

@@ -2,13 +2,13 @@
 
 Both clients share :class:`~holysheep_relay._base.ClientState` (configuration, retry
 decisions, usage accounting) and the pure prepare/finish steps in ``_base`` and
-``_protocol``; each adds only its I/O. One pooled httpx client per instance; pass
-``http_client`` to bring your own (it is then yours to close).
+``_protocol``; each adds only its I/O. One pooled httpx client per instance (the async
+client keeps one per event loop, see ``_loops``); pass ``http_client`` to bring your own
+(it is then yours to close, and an async one yours to keep on one loop).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -24,9 +24,11 @@ from ._base import (
     finish_models,
     prepare_chat,
     prepare_embed,
+    reply_error,
     transport_error,
     without_stream_options,
 )
+from ._loops import LoopPools
 from .config import Timeouts
 from .errors import BadRequestError
 from .ratelimit import RateLimiter
@@ -36,8 +38,19 @@ from .wire import ChatCompletion, EmbeddingResult, ModelInfo
 
 __all__ = ["AsyncRelayClient", "RelayClient"]
 
+
+async def _sleep(seconds: float) -> None:
+    import asyncio  # imported on first use: it costs ~20 ms of every `import holysheep_relay`
+
+    await asyncio.sleep(seconds)
+
+
 _POOL = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 _CHAT = "/chat/completions"
+
+
+def _async_http() -> httpx.AsyncClient:
+    return httpx.AsyncClient(limits=_POOL, follow_redirects=False)
 
 
 class RelayClient(ClientState):
@@ -132,7 +145,7 @@ class RelayClient(ClientState):
         try:
             return response.read(), response.headers.get("x-request-id")
         except httpx.TransportError as exc:
-            raise transport_error(exc, self.config.base_url) from exc
+            raise reply_error(exc, self.config.base_url) from exc
         finally:
             response.close()
 
@@ -235,11 +248,13 @@ class AsyncRelayClient(ClientState):
             pricing=pricing,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(limits=_POOL, follow_redirects=False)
+        self._http = http_client or _async_http()
+        # an owned pool per event loop: usable across asyncio.run() calls and loops
+        self._pools = LoopPools(self._http, _async_http) if self._owns_http else None
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        if self._pools is not None:
+            await self._pools.aclose()
 
     async def __aenter__(self) -> AsyncRelayClient:
         return self
@@ -262,12 +277,13 @@ class AsyncRelayClient(ClientState):
         deadline: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
+        http = self._http if self._pools is None else await self._pools.current()
         attempt = 0
         while True:
-            request = self.build_request(self._http, method, path, body, deadline, extra_headers)
+            request = self.build_request(http, method, path, body, deadline, extra_headers)
             cause: httpx.TransportError | None = None
             try:
-                response = await self._http.send(request, stream=True, follow_redirects=False)
+                response = await http.send(request, stream=True, follow_redirects=False)
             except httpx.TransportError as exc:
                 cause, error = exc, transport_error(exc, self.config.base_url)
             else:
@@ -284,7 +300,7 @@ class AsyncRelayClient(ClientState):
             delay = self.retry_delay(attempt, error, cause, deadline)
             if delay is None:
                 raise error from cause
-            await asyncio.sleep(delay)
+            await _sleep(delay)
             attempt += 1
 
     async def _request(
@@ -294,7 +310,7 @@ class AsyncRelayClient(ClientState):
         try:
             return await response.aread(), response.headers.get("x-request-id")
         except httpx.TransportError as exc:
-            raise transport_error(exc, self.config.base_url) from exc
+            raise reply_error(exc, self.config.base_url) from exc
         finally:
             await response.aclose()
 

@@ -16,7 +16,7 @@ import httpx
 from pydantic import SecretStr
 
 from ._version import __version__
-from .errors import ConfigurationError
+from .errors import ConfigurationError, register_secret
 
 __all__ = [
     "API_KEY_ENV",
@@ -96,11 +96,12 @@ def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr:
             f"No HolySheep API key: pass api_key=... or set the {API_KEY_ENV} environment "
             "variable (keys look like hs_... or sk-...)."
         )
-    if any(ch.isspace() for ch in value) or not value.isprintable():
+    if any(ch.isspace() or ch in "\"'" for ch in value) or not value.isprintable():
         raise ConfigurationError(
-            f"The HolySheep API key contains whitespace or control characters; check "
+            f"The HolySheep API key contains whitespace, quotes or control characters; check "
             f"{API_KEY_ENV} for a stray quote, newline or 'Bearer ' prefix."
         )
+    register_secret(value)
     if len(value) < 20:
         logger.warning(
             "The HolySheep API key is only %d characters long; relay keys are usually 20+. "

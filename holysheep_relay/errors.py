@@ -19,7 +19,8 @@ The hierarchy::
     └── ProtocolError (malformed JSON body or chunk, unexpected reply)
 
 Every error carries ``status_code``, ``code``, ``request_id`` and the relay's ``message``;
-none contains the API key (``RelayError.__init__`` scrubs anything key-like it is given).
+none contains the API key (``RelayError.__init__`` scrubs the configured keys and anything
+key-like from its message and body).
 Mapping from an HTTP reply to the most specific class happens in exactly one place:
 :func:`error_from_response`.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -50,6 +52,7 @@ __all__ = [
     "StreamInterruptedError",
     "error_from_body",
     "error_from_response",
+    "register_secret",
     "scrub_secrets",
 ]
 
@@ -58,12 +61,38 @@ __all__ = [
 _KEY_PATTERN = re.compile(r"(?i)(bearer\s+)[^\s\"',]+|\b(?:hs|sk)[-_][A-Za-z0-9_\-]{8,}")
 
 
+# Every key a client was configured with (keys of any shape, not only hs_/sk-): replaced
+# wherever a relay echoes them. A tuple swapped whole, so readers never need a lock.
+_configured_keys: tuple[str, ...] = ()
+_keys_lock = threading.Lock()
+
+
+def register_secret(secret: str) -> None:
+    """Remember a configured key: no error message or body will ever show it."""
+    global _configured_keys
+    if len(secret) >= 8 and secret not in _configured_keys:
+        with _keys_lock:
+            if secret not in _configured_keys:
+                _configured_keys = (*_configured_keys, secret)
+
+
 def scrub_secrets(text: str, *secrets: str) -> str:
     """Return ``text`` with known secrets and anything key-shaped replaced by ``***``."""
-    for secret in secrets:
-        if secret:
+    for secret in (*secrets, *_configured_keys):
+        if secret and secret in text:
             text = text.replace(secret, "***")
     return _KEY_PATTERN.sub(lambda m: (m.group(1) or "") + "***", text)
+
+
+def _scrub_body(body: Any) -> Any:
+    """``body`` (parsed JSON) with every string scrubbed."""
+    if isinstance(body, str):
+        return scrub_secrets(body)
+    if isinstance(body, Mapping):
+        return {k: _scrub_body(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_scrub_body(v) for v in body]
+    return body
 
 
 class RelayError(Exception):
@@ -83,7 +112,7 @@ class RelayError(Exception):
         self.status_code = status_code
         self.code = code
         self.request_id = request_id
-        self.body = body
+        self.body = _scrub_body(body)
         self.partial_text = partial_text
         super().__init__(self.message)
 

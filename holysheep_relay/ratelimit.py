@@ -24,34 +24,39 @@ __all__ = ["RateLimiter", "TokenBucket"]
 class TokenBucket:
     """A bucket of ``capacity`` units refilled at ``capacity`` per minute.
 
-    Reservations may drive the level below zero; the caller then waits until it is back to
-    zero. This queues concurrent callers fairly without polling.
+    It is kept as the time it will be full again (``full_at``, GCRA's "theoretical arrival
+    time"): ``amount`` units are due once the bucket holds them, and they are charged at
+    the time they are granted. Concurrent callers queue fairly without polling, and when a
+    limiter's other bucket is the slower one, this one still charges the real grant time:
+    no interval ever sees more than ``capacity`` up front plus ``capacity`` per minute.
     """
 
-    __slots__ = ("capacity", "level", "rate", "updated")
+    __slots__ = ("capacity", "full_at", "rate")
 
     def __init__(self, per_minute: float, now: float) -> None:
         if per_minute <= 0:
             raise ConfigurationError(f"rate limits must be positive, got {per_minute!r}")
         self.capacity = float(per_minute)
         self.rate = self.capacity / 60.0
-        self.level = self.capacity
-        self.updated = now
+        self.full_at = now
 
-    def _refill(self, now: float) -> None:
-        if now > self.updated:
-            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
-            self.updated = now
+    def due(self, amount: float, now: float) -> float:
+        """The earliest time (>= ``now``) at which the bucket holds ``amount`` units."""
+        return max(now, self.full_at - (self.capacity - min(amount, self.capacity)) / self.rate)
+
+    def take(self, amount: float, at: float) -> None:
+        """Charge ``amount`` units granted at ``at`` (not before :meth:`due`)."""
+        self.full_at = max(self.full_at, at) + min(amount, self.capacity) / self.rate
 
     def reserve(self, amount: float, now: float) -> float:
-        self._refill(now)
-        self.level -= min(amount, self.capacity)
-        return 0.0 if self.level >= 0 else -self.level / self.rate
+        """Take ``amount`` as soon as it is due; return how long to wait for it."""
+        at = self.due(amount, now)
+        self.take(amount, at)
+        return at - now
 
     def adjust(self, delta: float, now: float) -> None:
         """Give back (positive) or charge (negative) units after the fact."""
-        self._refill(now)
-        self.level = min(self.capacity, self.level + delta)
+        self.full_at = max(now, max(self.full_at, now) - delta / self.rate)
 
 
 class RateLimiter:
@@ -82,12 +87,15 @@ class RateLimiter:
         """Reserve one request and ``tokens``; return how long the caller must wait."""
         t = self._clock() if now is None else now
         with self._lock:
-            wait = 0.0
+            charges = []
             if self._requests is not None:
-                wait = max(wait, self._requests.reserve(1, t))
+                charges.append((self._requests, 1))
             if self._tokens is not None and tokens:
-                wait = max(wait, self._tokens.reserve(tokens, t))
-            return wait
+                charges.append((self._tokens, tokens))
+            at = max((bucket.due(amount, t) for bucket, amount in charges), default=t)
+            for bucket, amount in charges:  # both charged at the one real grant time
+                bucket.take(amount, at)
+            return at - t
 
     def acquire(self, tokens: int = 0) -> None:
         wait = self.reserve(tokens)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._protocol import handle_stream_event
+from ._protocol import handle_stream_event, is_event_stream, not_an_event_stream
 from .accumulate import StreamAccumulator, StreamResult
 from .errors import RelayError, RelayTimeoutError, StreamInterruptedError
 from .sse import SSEDecoder
@@ -62,6 +62,13 @@ class _StreamCore:
         if self._result is None:
             raise RuntimeError("the stream has not finished yet: iterate it to the end first")
         return self._result
+
+    @property
+    def _content_type(self) -> str:
+        return str(self._response.headers.get("content-type", ""))
+
+    def _not_a_stream(self, content: bytes) -> RelayError:
+        return not_an_event_stream(self._content_type, content, self.request_id)
 
     def _chunks(self, raw: bytes) -> list[ChatChunk]:
         if self._deadline is not None and time.monotonic() > self._deadline:
@@ -142,6 +149,8 @@ class ChatStream(_StreamCore):
     def _iterate(self) -> Generator[ChatChunk, None, None]:
         try:
             try:
+                if not is_event_stream(self._content_type):
+                    raise self._not_a_stream(self._response.read())
                 for raw in self._response.iter_bytes():
                     yield from self._chunks(raw)
             except httpx.TransportError as exc:
@@ -189,6 +198,8 @@ class AsyncChatStream(_StreamCore):
     async def _iterate(self) -> AsyncGenerator[ChatChunk, None]:
         try:
             try:
+                if not is_event_stream(self._content_type):
+                    raise self._not_a_stream(await self._response.aread())
                 async for raw in self._response.aiter_bytes():
                     for chunk in self._chunks(raw):
                         yield chunk
@@ -207,7 +218,8 @@ class AsyncChatStream(_StreamCore):
         return await self._iterator.__anext__()
 
     async def aclose(self) -> None:
-        await self._iterator.aclose()
+        # Only the response: the generator's own ``finally`` would do no more, and a loop's
+        # shutdown may be closing that generator concurrently (aclose() would then raise).
         await self._response.aclose()
 
     async def __aenter__(self) -> AsyncChatStream:

@@ -109,6 +109,16 @@ def _tool_text(content: str | list[Any]) -> str:
     return "".join(texts)
 
 
+def _arguments_json(args: Any) -> str:
+    try:
+        return json.dumps(args, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"tool call arguments cannot be sent as JSON ({exc}); use str, numbers, bools, "
+            "None, lists and dicts"
+        ) from exc
+
+
 def _ai_message(message: AIMessage, send_reasoning: bool) -> dict[str, Any]:
     text, reasoning = ai_text_and_reasoning(message)
     out: dict[str, Any] = {"role": "assistant", "content": text}
@@ -118,7 +128,7 @@ def _ai_message(message: AIMessage, send_reasoning: bool) -> dict[str, Any]:
             "type": "function",
             "function": {
                 "name": tc["name"],
-                "arguments": json.dumps(tc["args"], ensure_ascii=False),
+                "arguments": _arguments_json(tc["args"]),
             },
         }
         for tc in message.tool_calls

@@ -48,7 +48,15 @@ _TOOL_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 def _arguments_text(arguments: Any) -> str:
     if isinstance(arguments, str):
         return arguments
-    return json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
+    try:
+        return json.dumps(
+            arguments if arguments is not None else {}, ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"tool call arguments cannot be sent as JSON ({exc}); use str, numbers, bools, "
+            "None, lists and dicts"
+        ) from exc
 
 
 def wire_tool_call(call: Any) -> dict[str, Any]:

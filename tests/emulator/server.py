@@ -8,8 +8,10 @@ Request pipeline: record -> route (404) -> JSON body (400) -> auth (401) -> faul
 -> endpoint (model checks, answer). Stream-only faults hitting a non-stream request:
 ``reset_during_stream`` resets before any reply, ``truncated_stream`` sends half of the
 body then closes cleanly, ``malformed_chunk`` sends a 200 with a ``{not json`` body,
-``error_chunk`` sends a 200 whose body is an ``{"error": ...}`` object, ``slow_stream``
-delays the reply by ``delay``, ``split_bytes`` writes the body 1-3 bytes at a time; the
+``error_chunk`` sends a 200 whose body is an ``{"error": ...}`` object (with
+``style="finish_reason"``: the completion with every ``finish_reason`` ``"error"``),
+``slow_stream`` delays the reply by ``delay``, ``split_bytes`` writes the body 1-3 bytes at
+a time; the
 others (``keepalive``, ``crlf``, ``repeated_usage``, ``tool_*``, ``multi_line_data``) are
 consumed and the reply is normal.
 """

@@ -173,6 +173,9 @@ class RelayHandler(BaseHTTPRequestHandler):
         body = json.dumps(obj, ensure_ascii=False).encode()
         if kind == "malformed_chunk":
             body = b"{not json"
+        elif kind == "error_chunk" and fault and fault.params.get("style") == "finish_reason":
+            failed = [{**c, "finish_reason": "error"} for c in obj.get("choices", [])]
+            body = json.dumps({**obj, "choices": failed}, ensure_ascii=False).encode()
         elif kind == "error_chunk" and fault:
             body = json.dumps(fault.params.get("error", UPSTREAM_ERROR)).encode()
         self.send_body(
