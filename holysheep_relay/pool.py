@@ -23,8 +23,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import threading
-import weakref
-from collections.abc import AsyncGenerator, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from types import BuiltinMethodType, MethodType
@@ -40,7 +39,7 @@ from .ratelimit import RateLimiter
 from .usage import PriceLike, Pricing, UsageCallback, as_callbacks, as_pricing
 
 if TYPE_CHECKING:
-    import asyncio
+    pass
 
 __all__ = ["ClientSpec", "aclose_clients", "async_client", "close_clients", "sync_client"]
 
@@ -161,36 +160,9 @@ class ClientSpec:
 _lock = threading.RLock()
 _limiters: dict[tuple[Hashable, ...], RateLimiter] = {}  # by (key digest, URL, rpm, tpm)
 _sync: dict[tuple[Hashable, ...], RelayClient] = {}
-_async: dict[int, _LoopClients] = {}  # by id(loop); each entry checks it is still that loop
-
-
-class _LoopClients:
-    """The async clients of one event loop, closed by that loop's own shutdown.
-
-    ``closer`` is an async generator parked at its ``yield``; ``loop.shutdown_asyncgens()``
-    (run by ``asyncio.run`` before closing the loop) resumes it and its ``finally`` closes them.
-    """
-
-    __slots__ = ("clients", "closer", "finished", "loop_ref")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop_ref = weakref.ref(loop)
-        self.clients: dict[tuple[Hashable, ...], AsyncRelayClient] = {}
-        self.finished = False
-        self.closer = self._close_at_shutdown()
-
-    def serves(self, loop: asyncio.AbstractEventLoop) -> bool:
-        return not self.finished and self.loop_ref() is loop
-
-    async def _close_at_shutdown(self) -> AsyncGenerator[None, None]:
-        try:
-            yield
-        finally:
-            self.finished = True
-            clients = list(self.clients.values())
-            self.clients.clear()
-            for client in clients:
-                await client.aclose()
+# One async client per spec too: the client keeps one connection pool per event loop itself
+# (closed by that loop's shutdown), so it is safe across asyncio.run calls.
+_async: dict[tuple[Hashable, ...], AsyncRelayClient] = {}
 
 
 def _limiter(spec: ClientSpec) -> RateLimiter | None:
@@ -219,27 +191,19 @@ def sync_client(spec: ClientSpec) -> RelayClient:
 
 
 async def async_client(spec: ClientSpec) -> AsyncRelayClient:
-    """The client for ``spec`` on the running event loop (closed at the loop's shutdown)."""
-    import asyncio  # on first use, keeping `import holysheep_relay` light
-
-    loop = asyncio.get_running_loop()
-    entry = _async.get(id(loop))
-    if entry is None or not entry.serves(loop):
-        with _lock:  # forget entries of finished, closed or collected loops
-            for loop_id, old in list(_async.items()):
-                if old.finished or (old_loop := old.loop_ref()) is None or old_loop.is_closed():
-                    del _async[loop_id]
-            entry = _async[id(loop)] = _LoopClients(loop)
-        await entry.closer.__anext__()  # park it: the loop now closes it at shutdown
+    """The process-wide async client for ``spec`` (pools per event loop inside it)."""
     key = spec.key
-    client = entry.clients.get(key)
+    client = _async.get(key)
     if client is None:
-        client = entry.clients[key] = AsyncRelayClient(**spec.client_kwargs())
+        with _lock:
+            client = _async.get(key)
+            if client is None:
+                client = _async[key] = AsyncRelayClient(**spec.client_kwargs())
     return client
 
 
 def close_clients() -> None:
-    """Close the pooled sync clients; forget the async ones (their loops still close them)."""
+    """Close the pooled sync clients; forget the async ones (their loops close their pools)."""
     with _lock:
         clients = list(_sync.values())
         _sync.clear()
@@ -249,14 +213,11 @@ def close_clients() -> None:
 
 
 async def aclose_clients() -> None:
-    """Close the pooled async clients of the running loop."""
-    import asyncio  # on first use, keeping `import holysheep_relay` light
-
-    loop = asyncio.get_running_loop()
+    """Close the running loop's connection pools of every pooled async client."""
     with _lock:
-        entry = _async.pop(id(loop), None)
-    if entry is not None and entry.serves(loop):
-        await entry.closer.aclose()
+        clients = list(_async.values())
+    for client in clients:
+        await client.aclose()
 
 
 atexit.register(close_clients)

@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from holysheep_relay import (
@@ -180,37 +181,52 @@ def test_the_shared_limiter_survives_close_clients() -> None:
     assert sync_client(spec(requests_per_minute=601)).rate_limiter is limiter
 
 
-def test_async_clients_are_per_event_loop_and_closed_with_it(emulator: Emulator) -> None:
+def loop_pools(client: AsyncRelayClient) -> list[httpx.AsyncClient]:
+    """The per-event-loop connection pools an async client has opened so far."""
+    assert client._pools is not None
+    return [entry.http for entry in client._pools._pools.values()]
+
+
+def test_one_async_client_serves_every_event_loop_and_each_loop_closes_its_pool(
+    emulator: Emulator,
+) -> None:
     ledger = UsageLedger()
     s = spec(emulator.base_url, on_usage=ledger)
+    used: list[httpx.AsyncClient] = []
 
     async def go() -> AsyncRelayClient:
         client = await async_client(s)
         assert client is await async_client(spec(emulator.base_url, on_usage=ledger))
         assert (await client.chat(model="gpt-4.1", messages=USER)).content
+        used.extend(loop_pools(client))
         return client
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = asyncio.run(go())
-        second = asyncio.run(go())  # a new loop gets a new client: no "Event loop is closed"
+        second = asyncio.run(go())  # a new loop, same client: no "Event loop is closed"
         gc.collect()
-    assert first is not second
-    # asyncio.run shut each loop down, and the loop closed its pool on the way out
-    assert first._http.is_closed and second._http.is_closed
+    assert first is second
+    # asyncio.run shut each loop down, and the loop closed its own pool on the way out
+    assert len({id(h) for h in used}) == 2 and all(h.is_closed for h in used)
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert ledger.total.requests == 2
-    assert sync_client(s) is not first and sync_client(s) is not second
+    assert sync_client(s) is not first
 
 
-def test_finished_event_loops_do_not_pile_up() -> None:
-    async def touch() -> None:
-        await async_client(spec())
+def test_finished_event_loops_do_not_pile_up(emulator: Emulator) -> None:
+    s = spec(emulator.base_url)
+
+    async def touch() -> AsyncRelayClient:
+        client = await async_client(s)
+        await client.chat(model="gpt-4.1", messages=USER)
+        return client
 
     for _ in range(5):  # e.g. a script calling asyncio.run() per request
-        asyncio.run(touch())
-    assert len(pool_module._async) == 1  # only the last (finished) loop, dropped on next miss
-    assert all(entry.finished for entry in pool_module._async.values())
+        client = asyncio.run(touch())
+    assert len(pool_module._async) == 1
+    pools = loop_pools(client)
+    assert len(pools) == 1 and pools[0].is_closed  # only the last loop's, already closed
 
 
 def test_close_clients_then_use_again(emulator: Emulator) -> None:
@@ -225,27 +241,32 @@ def test_close_clients_then_use_again(emulator: Emulator) -> None:
     async def go() -> None:
         client = await async_client(s)
         assert (await client.chat(model="gpt-4.1", messages=USER)).content
+        [pool] = loop_pools(client)
         await aclose_clients()
-        assert client._http.is_closed
-        again = await async_client(s)
-        assert again is not client
-        assert (await again.chat(model="gpt-4.1", messages=USER)).content
+        assert pool.is_closed
+        # the client opens a fresh pool for this loop on its next call
+        assert (await (await async_client(s)).chat(model="gpt-4.1", messages=USER)).content
 
     asyncio.run(go())
 
 
-def test_close_clients_inside_a_running_loop_leaves_its_clients_to_the_loop() -> None:
+def test_close_clients_inside_a_running_loop_leaves_its_pools_to_the_loop(
+    emulator: Emulator,
+) -> None:
+    s = spec(emulator.base_url)
+
     async def go() -> AsyncRelayClient:
-        client = await async_client(spec())
-        close_clients()  # forgets it; the loop still closes it at shutdown
-        assert await async_client(spec()) is not client
+        client = await async_client(s)
+        await client.chat(model="gpt-4.1", messages=USER)
+        close_clients()  # forgets it; the loop still closes its pool at shutdown
+        assert await async_client(s) is not client
         return client
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         client = asyncio.run(go())
         gc.collect()
-    assert client._http.is_closed
+    assert all(pool.is_closed for pool in loop_pools(client))
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 

@@ -203,26 +203,31 @@ def test_one_sync_client_per_configuration() -> None:
     assert sync_client(a._client_spec()).config.max_retries == 5
 
 
-def test_async_clients_are_per_event_loop_and_closed_with_it(emulator: Any) -> None:
+def test_one_async_client_serves_every_event_loop_and_each_loop_closes_its_pool(
+    emulator: Any,
+) -> None:
     from tests.llama_index.conftest import make_llm, user
 
     ledger = UsageLedger()
     llm = make_llm(emulator, on_usage=ledger)
+    pools: list[Any] = []
 
     async def go() -> AsyncRelayClient:
         assert (await llm.achat(user())).message.content
         client = await async_client(llm._client_spec())
         assert client is await async_client(llm._client_spec())
         assert client.usage_callbacks == []  # shared: the adapter reports per model
+        assert client._pools is not None
+        pools.extend(entry.http for entry in client._pools._pools.values())
         return client
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = asyncio.run(go())
-        second = asyncio.run(go())  # a new loop gets a new client
+        second = asyncio.run(go())  # a new loop: no "Event loop is closed"
         gc.collect()
-    assert first is not second
-    assert first._http.is_closed and second._http.is_closed  # closed by their loop
+    assert first is second
+    assert len({id(p) for p in pools}) == 2 and all(p.is_closed for p in pools)
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert ledger.total.requests == 2
 
