@@ -27,6 +27,7 @@ from holysheep_relay.config import (
 )
 from holysheep_relay.usage import PriceLike, UsageCallback
 
+from ._connection import pooled_spec
 from ._usage import UsageReporter
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "HolySheepEmbedding"]
@@ -98,17 +99,7 @@ class HolySheepEmbedding(BaseEmbedding):
             self._spec = None  # rebuilt on next use; equal settings find the same client
 
     def _client_spec(self) -> ClientSpec:
-        spec = self._spec
-        if spec is None:
-            spec = self._spec = ClientSpec.build(
-                self.api_key,
-                self.api_base,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                default_headers=self.default_headers,
-                rate_limiter=self._relay_limiter,
-            )
-        return spec
+        return pooled_spec(self)
 
     def _params(self, texts: Sequence[str]) -> dict[str, Any]:
         return {

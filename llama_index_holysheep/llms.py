@@ -51,6 +51,7 @@ from holysheep_relay.config import (
 )
 from holysheep_relay.usage import PriceLike, UsageCallback
 
+from ._connection import pooled_spec
 from ._convert import resolve_tool_choice, to_wire_messages, to_wire_tools
 from ._responses import StreamFolder, chat_response, tool_selections
 from ._structured import json_schema_kwargs, parse_structured
@@ -192,19 +193,7 @@ class HolySheep(FunctionCallingLLM):
     # -- configuration ---------------------------------------------------------------
 
     def _client_spec(self) -> ClientSpec:
-        spec = self._spec
-        if spec is None:
-            spec = self._spec = ClientSpec.build(
-                self.api_key,
-                self.api_base,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                default_headers=self.default_headers,
-                requests_per_minute=self.requests_per_minute,
-                tokens_per_minute=self.tokens_per_minute,
-                rate_limiter=self._relay_limiter,
-            )
-        return spec
+        return pooled_spec(self)
 
     @property
     def metadata(self) -> LLMMetadata:
