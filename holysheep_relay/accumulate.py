@@ -80,10 +80,6 @@ class StreamAccumulator:
     def text(self) -> str:
         return "".join(self._content)
 
-    @property
-    def has_output(self) -> bool:
-        return bool(self._content or self._calls or self._reasoning)
-
     def add(self, chunk: ChatChunk) -> None:
         res = self.result_so_far
         res.chunks += 1
