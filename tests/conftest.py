@@ -15,7 +15,7 @@ pytest_plugins = ["tests.emulator_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
-TEST_KEY = "hs_test_key_0123456789abcdef"
+TEST_KEY = "hs_fake_test_key_0123456789abcdef"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

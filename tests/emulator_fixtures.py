@@ -16,7 +16,7 @@ from tests.emulator import Emulator
 
 __all__ = ["TEST_API_KEY", "emulator", "emulator_server", "relay_env"]
 
-TEST_API_KEY = "hs_test_key_0123456789abcdef"
+TEST_API_KEY = "hs_fake_test_key_0123456789abcdef"
 
 
 @pytest.fixture(scope="session")

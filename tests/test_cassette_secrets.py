@@ -12,7 +12,7 @@ from tests import cassette_config
 from tests.emulator import Emulator
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
-SECRET = "hs_live_SUPERSECRET_0123456789abcdef"
+SECRET = "hs_fake_live_SUPERSECRET_0123456789abcdef"
 
 
 def all_cassettes() -> list[Path]:

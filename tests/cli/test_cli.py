@@ -12,7 +12,7 @@ import pytest
 from holysheep_relay.cli import main
 from tests.emulator import Emulator
 
-KEY = "hs_cli_test_key_0123456789abcdef"
+KEY = "hs_fake_cli_key_0123456789abcdef"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from holysheep_relay import (
     StreamResult,
 )
 
-KEY = "hs_unit_secret_key_0123456789abcdef"
+KEY = "hs_fake_unit_secret_0123456789abcdef"
 USER = [{"role": "user", "content": "hello there"}]
 Handler = Callable[[httpx.Request], httpx.Response]
 

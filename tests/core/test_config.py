@@ -15,7 +15,7 @@ from holysheep_relay import (
     normalize_base_url,
 )
 
-KEY = "hs_config_secret_0123456789abcdef"
+KEY = "hs_fake_config_secret_0123456789abcdef"
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,11 @@ def test_key_and_base_url_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["hs_abc def0123456789012345", "Bearer hs_0123456789012345678", "hs_0123456789\n0123456789"],
+    [
+        "hs_fake def0123456789012345",
+        "Bearer hs_fake_0123456789012345678",
+        "hs_fake_0123456789\n0123456789",
+    ],
 )
 def test_key_with_whitespace_is_rejected_before_any_call(bad: str) -> None:
     with pytest.raises(ConfigurationError, match="whitespace"):

@@ -163,9 +163,11 @@ def test_404_without_model_code_is_a_wrong_base_url_hint() -> None:
 
 
 def test_key_like_text_in_a_relay_message_is_scrubbed() -> None:
-    body = {"error": {"message": "Invalid key hs_live_abcdefghijklmnop1234 (Bearer sk-zzzzzzzz)"}}
+    body = {
+        "error": {"message": "Invalid key hs_fake_live_abcdefghijklmnop1234 (Bearer sk-zzzzzzzz)"}
+    }
     error = err(401, body)
-    assert "hs_live_abcdefghijklmnop1234" not in str(error)
+    assert "hs_fake_live_abcdefghijklmnop1234" not in str(error)
     assert "sk-zzzzzzzz" not in str(error)
     assert "***" in str(error)
 

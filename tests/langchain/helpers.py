@@ -10,7 +10,7 @@ from tests.emulator import Emulator
 
 MODES = ("invoke", "ainvoke", "stream", "astream")
 STREAMING = ("stream", "astream")
-KEY = "hs_test_key_0123456789abcdef"  # what the emulator fixtures accept
+KEY = "hs_fake_test_key_0123456789abcdef"  # what the emulator fixtures accept
 
 
 def collect(chunks: Iterable[Any]) -> Any:

@@ -140,7 +140,7 @@ def test_request_body_parameters(
     assert "max_completion_tokens" not in body and "stream" not in body
     headers = emulator.requests[-1].headers
     assert headers["x-team"] == "search"
-    assert headers["authorization"] == "Bearer hs_test_key_0123456789abcdef"
+    assert headers["authorization"] == "Bearer hs_fake_test_key_0123456789abcdef"
 
 
 def test_call_kwargs_override_the_defaults(
@@ -297,7 +297,7 @@ def test_ls_params(make_llm: Callable[..., ChatHolySheep]) -> None:
 
 
 def test_model_name_alias_and_chunk_types(make_llm: Callable[..., ChatHolySheep]) -> None:
-    llm = ChatHolySheep(model_name="gpt-4.1", api_key="hs_test_key_0123456789abcdef")
+    llm = ChatHolySheep(model_name="gpt-4.1", api_key="hs_fake_test_key_0123456789abcdef")
     assert llm.model == "gpt-4.1"
     chunks = list(make_llm().stream(PROMPT))
     assert all(isinstance(c, AIMessageChunk) for c in chunks)

@@ -17,7 +17,7 @@ from langchain_holysheep import ChatHolySheep, ConfigurationError, HolySheepEmbe
 from tests.emulator import Emulator
 from tests.langchain.helpers import KEY
 
-SECRET = "hs_secret_value_0123456789abcdef"
+SECRET = "hs_fake_secret_value_0123456789abcdef"
 
 
 @pytest.mark.parametrize("cls", [ChatHolySheep, HolySheepEmbeddings])

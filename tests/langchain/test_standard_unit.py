@@ -9,7 +9,7 @@ from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests
 
 from langchain_holysheep import ChatHolySheep, HolySheepEmbeddings
 
-ENV_KEY = "hs_env_key_0123456789abcdef"
+ENV_KEY = "hs_fake_env_key_0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ class TestChatHolySheepUnit(ChatModelUnitTests):
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"model": "gpt-4.1", "api_key": "hs_unit_key_0123456789abcdef"}
+        return {"model": "gpt-4.1", "api_key": "hs_fake_unit_key_0123456789abcdef"}
 
     @property
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
@@ -60,7 +60,7 @@ class TestHolySheepEmbeddingsUnit(EmbeddingsUnitTests):
 
     @property
     def embedding_model_params(self) -> dict[str, Any]:
-        return {"model": "text-embedding-3-small", "api_key": "hs_unit_key_0123456789abcdef"}
+        return {"model": "text-embedding-3-small", "api_key": "hs_fake_unit_key_0123456789abcdef"}
 
     @property
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:

@@ -16,7 +16,7 @@ from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 
 # A distinctive key: tests assert it never shows up in serialisations or errors.
-SECRET_KEY = "hs_li_SECRET_do_not_leak_0123456789"
+SECRET_KEY = "hs_fake_li_SECRET_do_not_leak_0123456789"
 
 
 @dataclass

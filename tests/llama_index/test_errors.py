@@ -165,7 +165,7 @@ async def test_bad_input_fails_before_any_request(emulator: Emulator, mode: str)
 async def test_errors_never_carry_the_key(emulator: Emulator, mode: str) -> None:
     from llama_index_holysheep import HolySheep
 
-    emulator.api_key = "hs_the_only_valid_key_000000000"
+    emulator.api_key = "hs_fake_only_valid_key_000000000"
     try:
         llm = HolySheep(api_key=SECRET_KEY, base_url=emulator.base_url)
         with pytest.raises(AuthenticationError) as caught:

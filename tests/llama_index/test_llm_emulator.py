@@ -225,7 +225,9 @@ async def test_on_usage_ledger_and_default_headers(emulator: Emulator, mode: str
     assert ledger.by_model["gpt-4.1"].total_tokens == final.additional_kwargs["total_tokens"]
     assert ledger.total.cost_usd == pytest.approx(final.additional_kwargs["cost_usd"])
     assert emulator.requests[-1].headers["x-team"] == "search"
-    assert emulator.requests[-1].headers["authorization"] == "Bearer hs_test_key_0123456789abcdef"
+    assert (
+        emulator.requests[-1].headers["authorization"] == "Bearer hs_fake_test_key_0123456789abcdef"
+    )
 
 
 async def test_llama_index_rate_limiters_still_apply(emulator: Emulator) -> None:

@@ -120,7 +120,7 @@ class Feeder:
         self.pieces: list[bytes] = []
         self.headers = SSE
         transport = httpx.MockTransport(self._reply)
-        kw = {"api_key": "hs_fuzz_key_0123456789abcdef", "base_url": "http://127.0.0.1:9/v1"}
+        kw = {"api_key": "hs_fake_fuzz_key_0123456789abcdef", "base_url": "http://127.0.0.1:9/v1"}
         self.sync = RelayClient(http_client=httpx.Client(transport=transport), **kw)
         self.loop = asyncio.new_event_loop()
         self.aclient = AsyncRelayClient(http_client=httpx.AsyncClient(transport=transport), **kw)

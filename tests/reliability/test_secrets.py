@@ -32,8 +32,8 @@ from tests.emulator import Emulator
 from .entrypoints import ENTRY_POINTS, EntryPoint, Target, core_chat, core_stream
 
 KEYS = [
-    "hs_live_SECRET_reliability_0123456789",
-    "sk-holysheep-SECRET-reliability-0123",
+    "hs_fake_live_SECRET_reliability_0123456789",
+    "sk-fake-holysheep-SECRET-reliability-0123",
     "SECRETreliabilityKEY0123456789abcdef",
 ]
 
