@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -27,6 +27,7 @@ from langchain_core.messages import (
     ToolCallChunk,
     UsageMetadata,
 )
+from langchain_core.messages.tool import invalid_tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from holysheep_relay import (
@@ -52,10 +53,16 @@ def usage_metadata(usage: Usage | None, raw: Any = None) -> UsageMetadata | None
     """LangChain usage from the core's ``Usage``; token details when the relay sent them."""
     if usage is None:
         return None
-    out = UsageMetadata(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens,
+    # Built as a plain dict and cast: the optional detail keys are ``NotRequired`` in every
+    # langchain-core release, but newer releases spell that in a way type checkers for older
+    # Pythons read as required.
+    out = cast(
+        UsageMetadata,
+        {
+            "input_tokens": usage.prompt_tokens,
+            "output_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+        },
     )
     raw = raw if isinstance(raw, dict) else {}
     prompt_details = raw.get("prompt_tokens_details")
@@ -93,12 +100,11 @@ def parse_tool_calls(
                 continue
             error = f"arguments are a JSON {type(args).__name__}, not an object"
         invalid.append(
-            InvalidToolCall(
+            invalid_tool_call(
                 name=function.name,
                 args=arguments,
                 id=raw.id or None,
                 error=error,
-                type="invalid_tool_call",
             )
         )
     return calls, invalid
