@@ -7,6 +7,7 @@
 >>> client.close()
 """
 
+from . import served
 from ._version import __version__
 from .accumulate import StreamAccumulator, StreamResult
 from .catalog import ModelSpec, get_model_spec, known_model_ids, resolve_model
@@ -117,5 +118,6 @@ __all__ = [
     "normalize_base_url",
     "parse_retry_after",
     "resolve_model",
+    "served",
     "sync_client",
 ]

@@ -11,6 +11,7 @@ import httpx
 from pydantic import SecretStr
 
 from . import _protocol as proto
+from . import served
 from .catalog import known_model_ids
 from .config import RelayConfig, Timeouts, without_auth
 from .errors import (
@@ -100,9 +101,16 @@ class ClientState:
         else:
             self.usage_callbacks = list(on_usage)
         self.pricing = Pricing.coerce(pricing)
-        self.supports_stream_options = True
-        self.served_models: list[str] = []  # filled by list_models(); used for suggestions
+        # Learned from the relay's answers, per model: a channel that rejected
+        # stream_options, a model whose streams came back without usage (warned once).
+        self.no_stream_options: set[str] = set()
+        self._warned_no_usage: set[str] = set()
         self._headers = self.config.headers()
+
+    def model_info(self, model: str) -> ModelInfo | None:
+        """What this relay's ``/models`` published about ``model`` (limits included), or None
+        when it was not listed yet in this process: call ``list_models()`` first."""
+        return served.lookup(self.config.base_url, model)
 
     def __repr__(self) -> str:
         return (
@@ -152,7 +160,7 @@ class ClientState:
     # -- reply interpretation ------------------------------------------------------------
 
     def error_for(self, response: httpx.Response, content: bytes, model: str | None) -> RelayError:
-        request_id = response.headers.get("x-request-id")
+        request_id = proto.request_id_of(response.headers)
         if 300 <= response.status_code < 400:
             location = response.headers.get("location", "?")
             return ProtocolError(
@@ -167,7 +175,7 @@ class ClientState:
             request_id=request_id,
             retry_after=parse_retry_after(response.headers),
             model=model,
-            known_models=self.served_models or known_model_ids(),
+            known_models=[*served.model_ids(self.config.base_url), *known_model_ids()],
         )
 
     def retry_delay(
@@ -203,6 +211,14 @@ class ClientState:
         streamed: bool,
     ) -> float | None:
         cost = self.pricing.cost(model, usage)
+        if usage is None and model not in self._warned_no_usage:
+            self._warned_no_usage.add(model)
+            logger.warning(
+                "the relay sent no usage for %s (%s); its tokens and cost are not counted, "
+                "and usage ledgers report it under requests_without_usage",
+                model,
+                "a stream" if streamed else "a reply",
+            )
         if self.rate_limiter is not None and usage is not None:
             self.rate_limiter.reconcile(estimated_tokens, usage.total_tokens)
         if self.usage_callbacks:
@@ -228,19 +244,24 @@ def prepare_chat(
         messages,
         params,
         stream=stream,
-        include_usage=include_usage and state.supports_stream_options,
+        include_usage=include_usage and model not in state.no_stream_options,
     )
     chars = proto.content_chars(body["messages"])
-    proto.check_context_window(body["model"], chars)
+    proto.check_input_size(model, chars, _published_input_limit(state, model))
     return body, proto.estimate_tokens(body, chars)
 
 
+def _published_input_limit(state: ClientState, model: str) -> int | None:
+    info = state.model_info(model)
+    return info.input_limit if info is not None else None
+
+
 def prepare_embed(
-    model: str, inputs: str | Sequence[str], params: Mapping[str, Any]
+    state: ClientState, model: str, inputs: str | Sequence[str], params: Mapping[str, Any]
 ) -> tuple[dict[str, Any], int]:
     body = proto.build_embed_body(model, inputs, params)
     longest = max(len(text) for text in body["input"])
-    proto.check_context_window(body["model"], longest)
+    proto.check_input_size(model, longest, _published_input_limit(state, model))
     return body, proto.estimate_tokens(body, sum(len(text) for text in body["input"]))
 
 
@@ -250,8 +271,13 @@ def without_stream_options(
     """The body to resend when the relay rejected ``stream_options``, else None."""
     if "stream_options" not in body or not proto.is_stream_options_rejection(error):
         return None
-    logger.info("relay rejected stream_options; retrying without it (usage may be absent)")
-    state.supports_stream_options = False
+    model = str(body["model"])
+    logger.warning(
+        "the relay rejected stream_options for %s; streaming it without (its streams may "
+        "carry no usage); other models keep asking for usage",
+        model,
+    )
+    state.no_stream_options.add(model)
     return {k: v for k, v in body.items() if k != "stream_options"}
 
 
@@ -300,5 +326,5 @@ def finish_embed(
 
 def finish_models(state: ClientState, content: bytes, request_id: str | None) -> list[ModelInfo]:
     models = proto.parse_models(proto.parse_json(content, "reply", request_id), request_id)
-    state.served_models = [m.id for m in models]
+    served.record(state.config.base_url, models)
     return models

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import sys
 from array import array
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,7 @@ from typing import Any
 from pydantic_core import from_json
 
 from .accumulate import StreamAccumulator
-from .catalog import get_model_spec, resolve_model
+from .catalog import get_model_spec
 from .errors import (
     BadRequestError,
     ContextLengthExceededError,
@@ -32,7 +33,7 @@ from .wire import ChatChunk, ChatCompletion, EmbeddingResult, ModelInfo, Usage, 
 __all__ = [
     "build_chat_body",
     "build_embed_body",
-    "check_context_window",
+    "check_input_size",
     "content_chars",
     "estimate_tokens",
     "handle_stream_event",
@@ -43,7 +44,10 @@ __all__ = [
     "parse_embeddings",
     "parse_json",
     "parse_models",
+    "request_id_of",
 ]
+
+logger = logging.getLogger("holysheep_relay")
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _RESERVED = frozenset({"stream", "stream_options", "model", "messages"})
@@ -85,9 +89,10 @@ def _check_messages(messages: Any) -> None:
 
 
 def _check_model(model: Any) -> None:
+    """Only what no relay can accept; the id itself is sent exactly as written."""
     if not isinstance(model, str) or not model.strip():
         raise InvalidInputError("model must be a non-empty model id, e.g. 'gpt-4.1'")
-    if any(ch.isspace() for ch in model.strip()):
+    if any(ch.isspace() for ch in model):
         raise InvalidInputError(
             f"model {model!r} contains whitespace; model ids look like 'claude-sonnet-4.5' "
             "(run `holysheep models` to list them)"
@@ -111,19 +116,34 @@ def content_chars(messages: Sequence[Any]) -> int:
 
 
 # Very few tokens span more than 6 characters, so chars / 6 is a floor on the token count:
-# an input above the window by that measure is certainly too long, with no false alarms.
+# an input above a limit by that measure is certainly too long, with no false alarms.
 _MAX_CHARS_PER_TOKEN = 6
+_warned_long: set[str] = set()
 
 
-def check_context_window(model: str, chars: int) -> None:
-    """Raise before sending when the input certainly exceeds the model's context window."""
+def check_input_size(model: str, chars: int, published_limit: int | None) -> None:
+    """Refuse before sending only when the input certainly exceeds a limit the relay itself
+    published (its ``/models`` data); a catalog figure only ever earns a warning."""
+    floor = chars // _MAX_CHARS_PER_TOKEN
+    if published_limit is not None:
+        if floor > published_limit:
+            raise ContextLengthExceededError(
+                f"the input (at least {floor:,} tokens, {chars:,} characters) is longer than "
+                f"the {published_limit:,} input tokens the relay's /models lists for "
+                f"{model}; shorten the messages or pick a model with a larger window",
+                code="context_length_exceeded",
+            )
+        return
     spec = get_model_spec(model)
-    if spec.known and chars // _MAX_CHARS_PER_TOKEN > spec.context_window:
-        raise ContextLengthExceededError(
-            f"the input (~{chars // 4:,} tokens, {chars:,} characters) is longer than "
-            f"{spec.id}'s context window of {spec.context_window:,} tokens; shorten the "
-            "messages or pick a model with a larger window",
-            code="context_length_exceeded",
+    if spec.known and floor > spec.context_window and model not in _warned_long:
+        _warned_long.add(model)
+        logger.warning(
+            "the input to %s (at least %s tokens) looks longer than the catalog's %s-token "
+            "window (%s figure); sending it anyway: the relay decides",
+            model,
+            f"{floor:,}",
+            f"{spec.context_window:,}",
+            "a verified" if spec.verified else "an unverified",
         )
 
 
@@ -150,7 +170,7 @@ def build_chat_body(
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise InvalidInputError(f"{name} must be an integer, got {value!r}")
         _check_range(name, value, 1, None)
-    body: dict[str, Any] = {"model": resolve_model(model.strip()), "messages": list(messages)}
+    body: dict[str, Any] = {"model": model, "messages": list(messages)}
     extra = params.get("extra_body")
     for key, value in params.items():
         if value is not None and key != "extra_body":
@@ -233,6 +253,26 @@ def parse_completion(data: Any, request_id: str | None) -> ChatCompletion:
     completion.raw = data
     completion.request_id = request_id
     return completion
+
+
+# Where gateways put the request id: OpenAI and most relays ``x-request-id``, Anthropic
+# ``request-id``, LiteLLM ``x-litellm-call-id``, AWS ``x-amzn-requestid``.
+_REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "request-id",
+    "x-litellm-call-id",
+    "x-amzn-requestid",
+    "x-correlation-id",
+)
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The request id from the first header that carries one (``headers`` case-insensitive)."""
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
 
 
 def is_event_stream(content_type: str) -> bool:
@@ -366,7 +406,7 @@ def build_embed_body(
     dims = params.get("dimensions")
     if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int) or dims < 1):
         raise InvalidInputError(f"dimensions must be a positive integer, got {dims!r}")
-    body: dict[str, Any] = {"model": resolve_model(model.strip()), "input": items}
+    body: dict[str, Any] = {"model": model, "input": items}
     body["encoding_format"] = "float"
     body.update({k: v for k, v in params.items() if v is not None})
     return body

@@ -80,6 +80,11 @@ class StreamAccumulator:
     def text(self) -> str:
         return "".join(self._content)
 
+    @property
+    def has_content(self) -> bool:
+        """True once any text, reasoning or tool call has arrived (a retry would repeat it)."""
+        return bool(self._content or self._reasoning or self._calls)
+
     def add(self, chunk: ChatChunk) -> None:
         res = self.result_so_far
         res.chunks += 1

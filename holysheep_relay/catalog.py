@@ -1,8 +1,11 @@
 """Known models: context window, output limit, capabilities and aliases, shipped as data.
 
-Unknown models still work: they get conservative defaults, not an error. The live
-``/models`` endpoint is the truth about what the relay serves; this catalog is what we know
-about each model's limits.
+A convenience, never the authority: the relay decides. The model id a caller writes is sent
+unchanged (aliases only find metadata here; :func:`resolve_model` is an explicit, opt-in
+way to expand a short name), nothing is refused on these figures, and a relay's own
+``/models`` data wins (:meth:`RelayClient.model_info`). Figures with ``verified`` set come
+from the model vendor's documentation; the rest are the relay articles' numbers. Unknown
+models get conservative defaults, not an error.
 
 >>> spec = get_model_spec("sonnet-4")
 >>> spec.id, spec.context_window, spec.supports_tools
@@ -11,14 +14,13 @@ about each model's limits.
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["ModelSpec", "close_matches", "get_model_spec", "known_model_ids", "resolve_model"]
+__all__ = ["ModelSpec", "get_model_spec", "known_model_ids", "resolve_model"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class ModelSpec:
     is_embedding: bool = False
     dimensions: int | None = None
     aliases: tuple[str, ...] = ()
+    verified: bool = False
+    """True when the limits come from the model vendor's documentation, not blog posts."""
 
 
 @lru_cache(maxsize=1)
@@ -48,7 +52,11 @@ def _load() -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, str]]:
 
 
 def resolve_model(model: str) -> str:
-    """Map a short alias (``sonnet-4``) to its full id; anything else is returned unchanged."""
+    """Map a short alias (``sonnet-4``) to its catalog id; anything else is returned unchanged.
+
+    The clients never call this on what they send: use it explicitly when you want the
+    short-name convenience, e.g. ``RelayClient().chat(model=resolve_model("sonnet-4"), ...)``.
+    """
     _, models, aliases = _load()
     if model in models:
         return model
@@ -59,11 +67,6 @@ def known_model_ids(include_aliases: bool = True) -> list[str]:
     _, models, aliases = _load()
     ids = list(models)
     return ids + list(aliases) if include_aliases else ids
-
-
-def close_matches(model: str, candidates: list[str] | None = None) -> list[str]:
-    pool = candidates if candidates is not None else known_model_ids(include_aliases=False)
-    return difflib.get_close_matches(model, pool, n=3, cutoff=0.5)
 
 
 @lru_cache(maxsize=256)
@@ -87,4 +90,5 @@ def get_model_spec(model: str) -> ModelSpec:
         is_embedding=bool(merged["embedding"]),
         dimensions=merged.get("dimensions"),
         aliases=tuple(merged.get("aliases", ())) if entry else (),
+        verified=bool(entry and entry.get("verified")),
     )

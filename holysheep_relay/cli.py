@@ -33,7 +33,7 @@ from .errors import (
     RelayTimeoutError,
 )
 from .usage import Pricing
-from .wire import Usage
+from .wire import ModelInfo, Usage
 
 __all__ = ["main"]
 
@@ -119,6 +119,13 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _limits(model: ModelInfo) -> tuple[int | None, int | None]:
+    """(input, output) token limits: what the relay published, else the catalog's."""
+    spec = get_model_spec(model.id)
+    ctx = model.input_limit or (spec.context_window if spec.known else None)
+    return ctx, model.output_limit or (spec.max_output_tokens if spec.known else None)
+
+
 def cmd_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with _client(args) as client:
         models = client.list_models()
@@ -132,8 +139,9 @@ def cmd_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 {
                     "id": m.id,
                     "known": spec.known,
-                    "context_window": spec.context_window,
-                    "max_output_tokens": spec.max_output_tokens,
+                    "context_window": _limits(m)[0],
+                    "max_output_tokens": _limits(m)[1],
+                    "limits_from": "relay" if m.input_limit else "catalog",
                     "capabilities": _caps(m.id),
                     "usd_per_million": None
                     if price is None
@@ -144,9 +152,9 @@ def cmd_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     out.write(f"{'model':30} {'context':>9} {'output':>7}  {'capabilities':34} usd/M in / out\n")
     for m in sorted(models, key=lambda m: m.id):
-        spec = get_model_spec(m.id)
-        ctx = f"{spec.context_window:,}" if spec.known else "?"
-        mo = f"{spec.max_output_tokens:,}" if spec.known else "?"
+        ctx_limit, out_limit = _limits(m)
+        ctx = f"{ctx_limit:,}" if ctx_limit else "?"
+        mo = f"{out_limit:,}" if out_limit else "?"
         out.write(f"{m.id:30} {ctx:>9} {mo:>7}  {_caps(m.id):34} {_fmt_price(m.id, pricing)}\n")
     return 0
 

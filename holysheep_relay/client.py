@@ -28,7 +28,8 @@ from ._base import (
     transport_error,
     without_stream_options,
 )
-from ._loops import LoopPools
+from ._loops import LoopPools, sleep
+from ._protocol import request_id_of
 from .config import Timeouts
 from .errors import BadRequestError
 from .ratelimit import RateLimiter
@@ -37,12 +38,6 @@ from .usage import PriceLike, Pricing, UsageCallback
 from .wire import ChatCompletion, EmbeddingResult, ModelInfo
 
 __all__ = ["AsyncRelayClient", "RelayClient"]
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio  # imported on first use: it costs ~20 ms of every `import holysheep_relay`
-
-    await asyncio.sleep(seconds)
 
 
 _POOL = httpx.Limits(max_connections=100, max_keepalive_connections=100)
@@ -143,7 +138,7 @@ class RelayClient(ClientState):
         """Send, read the whole body, close; return (content, request id)."""
         response = self._send(method, path, body, **kw)
         try:
-            return response.read(), response.headers.get("x-request-id")
+            return response.read(), request_id_of(response.headers)
         except httpx.TransportError as exc:
             raise reply_error(exc, self.config.base_url) from exc
         finally:
@@ -194,8 +189,17 @@ class RelayClient(ClientState):
             retry_body = without_stream_options(self, exc, body)
             if retry_body is None:
                 raise
-            response = self._send("POST", _CHAT, retry_body, **kw)
-        return ChatStream(self, response, body["model"], started, estimated, kw["deadline"])
+            body = retry_body
+            response = self._send("POST", _CHAT, body, **kw)
+        return ChatStream(
+            self,
+            response,
+            body["model"],
+            started,
+            estimated,
+            kw["deadline"],
+            resend=lambda: self._send("POST", _CHAT, body, **kw),
+        )
 
     def list_models(self) -> list[ModelInfo]:
         """The models the relay serves right now (``GET /models``)."""
@@ -204,7 +208,7 @@ class RelayClient(ClientState):
 
     def embed(self, *, model: str, input: str | Sequence[str], **params: Any) -> EmbeddingResult:
         """Embed one text or a batch (``encoding_format`` float); vectors in input order."""
-        body, estimated = prepare_embed(model, input, params)
+        body, estimated = prepare_embed(self, model, input, params)
         if self.rate_limiter is not None:
             self.rate_limiter.acquire(estimated)
         started = time.perf_counter()
@@ -300,7 +304,7 @@ class AsyncRelayClient(ClientState):
             delay = self.retry_delay(attempt, error, cause, deadline)
             if delay is None:
                 raise error from cause
-            await _sleep(delay)
+            await sleep(delay)
             attempt += 1
 
     async def _request(
@@ -308,7 +312,7 @@ class AsyncRelayClient(ClientState):
     ) -> tuple[bytes, str | None]:
         response = await self._send(method, path, body, **kw)
         try:
-            return await response.aread(), response.headers.get("x-request-id")
+            return await response.aread(), request_id_of(response.headers)
         except httpx.TransportError as exc:
             raise reply_error(exc, self.config.base_url) from exc
         finally:
@@ -357,8 +361,17 @@ class AsyncRelayClient(ClientState):
             retry_body = without_stream_options(self, exc, body)
             if retry_body is None:
                 raise
-            response = await self._send("POST", _CHAT, retry_body, **kw)
-        return AsyncChatStream(self, response, body["model"], started, estimated, kw["deadline"])
+            body = retry_body
+            response = await self._send("POST", _CHAT, body, **kw)
+        return AsyncChatStream(
+            self,
+            response,
+            body["model"],
+            started,
+            estimated,
+            kw["deadline"],
+            resend=lambda: self._send("POST", _CHAT, body, **kw),
+        )
 
     async def list_models(self) -> list[ModelInfo]:
         content, request_id = await self._request("GET", "/models", None, deadline=self.deadline())
@@ -367,7 +380,7 @@ class AsyncRelayClient(ClientState):
     async def embed(
         self, *, model: str, input: str | Sequence[str], **params: Any
     ) -> EmbeddingResult:
-        body, estimated = prepare_embed(model, input, params)
+        body, estimated = prepare_embed(self, model, input, params)
         if self.rate_limiter is not None:
             await self.rate_limiter.aacquire(estimated)
         started = time.perf_counter()

@@ -6,6 +6,7 @@ a mangled base URL fails before any network call with a message that says what t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -82,6 +83,18 @@ def normalize_base_url(url: str) -> str:
     return raw
 
 
+_short_keys_warned: set[str] = set()
+
+
+def _first_sight(key: str) -> bool:
+    """True the first time a (short) key is seen: its warning is logged once per process."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    if digest in _short_keys_warned:
+        return False
+    _short_keys_warned.add(digest)
+    return True
+
+
 def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr:
     """Take the key given, else ``HOLYSHEEP_API_KEY``; fail clearly if neither is usable."""
     if isinstance(api_key, SecretStr):
@@ -102,7 +115,7 @@ def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr:
             f"{API_KEY_ENV} for a stray quote, newline or 'Bearer ' prefix."
         )
     register_secret(value)
-    if len(value) < 20:
+    if len(value) < 20 and _first_sight(value):
         logger.warning(
             "The HolySheep API key is only %d characters long; relay keys are usually 20+. "
             "If requests fail with 401, check %s.",

@@ -12,7 +12,7 @@ The hierarchy::
     │   ├── PermissionDeniedError (403)
     │   ├── ModelNotFoundError (404 / model_not_found)
     │   ├── RateLimitError (429, .retry_after)
-    │   └── ServerError (5xx, also in-stream error events)
+    │   └── ServerError (5xx, and in-stream error frames naming no status)
     ├── RelayTimeoutError
     ├── RelayConnectionError
     │   └── StreamInterruptedError (connection lost mid-stream, .partial_text)
@@ -21,8 +21,9 @@ The hierarchy::
 Every error carries ``status_code``, ``code``, ``request_id`` and the relay's ``message``;
 none contains the API key (``RelayError.__init__`` scrubs the configured keys and anything
 key-like from its message and body).
-Mapping from an HTTP reply to the most specific class happens in exactly one place:
-:func:`error_from_response`.
+HTTP replies and error frames inside a 200 stream are classified by one function,
+:func:`error_from_body` (a frame by the status its ``code`` or ``type`` names), so a 429
+frame is a ``RateLimitError`` exactly like a 429 reply, and is retried the same way.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from .catalog import resolve_model
 
 __all__ = [
     "APIStatusError",
@@ -52,6 +55,7 @@ __all__ = [
     "StreamInterruptedError",
     "error_from_body",
     "error_from_response",
+    "named_status",
     "register_secret",
     "scrub_secrets",
 ]
@@ -233,9 +237,109 @@ def _error_fields(body: Any) -> tuple[str | None, str | None, str | None, float 
 
 
 def _close_matches(model: str | None, known: Iterable[str]) -> list[str]:
+    """Up to 3 ids like ``model`` (never ``model`` itself); a catalog alias's id first."""
     if not model:
         return []
-    return difflib.get_close_matches(model, list(known), n=3, cutoff=0.6)
+    pool = [k for k in dict.fromkeys(known) if k != model]
+    target = resolve_model(model)
+    first = [target] if target != model else []
+    return list(dict.fromkeys(first + difflib.get_close_matches(model, pool, n=3, cutoff=0.6)))[:3]
+
+
+# An error's ``type`` (OpenAI, Anthropic and LiteLLM spellings) -> the HTTP status it names.
+# Used when there is no HTTP status to go by: an error frame inside a 200 stream.
+_TYPE_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "permission_denied": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "throttling_error": 429,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "api_error": 500,
+    "server_error": 500,
+    "internal_server_error": 500,
+    "service_unavailable": 503,
+    "overloaded_error": 529,
+}
+
+# Message fragments (lower case) naming a status, for frames with neither code nor type.
+_MESSAGE_STATUS: tuple[tuple[str, int], ...] = (
+    ("ratelimiterror", 429),
+    ("rate limit", 429),
+    ("too many requests", 429),
+    ("overloaded", 529),
+    ("serviceunavailableerror", 503),
+    ("internalservererror", 500),
+    ("authenticationerror", 401),
+    ("permissiondeniederror", 403),
+    ("badrequesterror", 400),
+    ("timeout", 408),
+)
+
+# Context-window overflow, as each upstream words it (lower case; matched on code, type and
+# message together). Sources: OpenAI ``context_length_exceeded`` / "maximum context
+# length" (also DeepSeek, vLLM and OpenRouter, which reuse OpenAI's wording), "exceeds the
+# context window" (OpenAI Responses API); Anthropic "prompt is too long"; Gemini "exceeds
+# the maximum number of tokens"; LiteLLM ``ContextWindowExceededError``; Bedrock "input is
+# too long"; Mistral "too large for model with ... maximum context length".
+_CONTEXT_PATTERNS: tuple[str, ...] = (
+    "context_length_exceeded",
+    "context_window_exceeded",
+    "contextwindowexceedederror",
+    "maximum context length",
+    "context length",
+    "exceeds the context window",
+    "prompt is too long",
+    "exceeds the maximum number of tokens",
+    "input is too long",
+    "too many input tokens",
+)
+
+_MODEL_NOT_FOUND = re.compile(
+    r"model_not_found|invalid model (name|id)|unknown model|no such model|"
+    r"model\b.*\b(not (found|available|exist|supported)|does not exist|is not valid)"
+)
+
+
+def _status_from_code(code: str | None) -> int | None:
+    """An error ``code`` that is an HTTP status ("429", 429) as an int, else None."""
+    if code is not None and len(code) == 3 and code.isdigit() and code[0] in "12345":
+        return int(code)
+    return None
+
+
+def named_status(code: str | None, etype: str | None, message: str | None) -> int | None:
+    """The HTTP status an error body names by its code, else its type, else its message."""
+    status = _status_from_code(code)
+    if status is None and etype:
+        status = _TYPE_STATUS.get(etype.lower())
+    if status is None and code:
+        status = _TYPE_STATUS.get(code.lower())
+    if status is None and message:
+        lowered = message.lower()
+        status = next((st for frag, st in _MESSAGE_STATUS if frag in lowered), None)
+    return status
+
+
+def _classify(status: int | None, code: str | None, lowered: str) -> type[RelayError]:
+    """The most specific class for an error with this (possibly named) status and text."""
+    if any(pattern in lowered for pattern in _CONTEXT_PATTERNS):
+        return ContextLengthExceededError
+    if code == "model_not_found" or (
+        status in (400, 404, None) and _MODEL_NOT_FOUND.search(lowered)
+    ):
+        return ModelNotFoundError
+    if status is None:
+        return ServerError  # an error frame naming nothing: the upstream failed
+    if status in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status]
+    if status >= 500:
+        return ServerError
+    return RateLimitError if "rate_limit" in lowered else APIStatusError
 
 
 def error_from_body(
@@ -249,36 +353,25 @@ def error_from_body(
     raw_text: str = "",
     partial_text: str = "",
 ) -> RelayError:
-    """Map a status code and a (parsed) error body to the most specific error."""
+    """Map a status code and a (parsed) error body to the most specific error.
+
+    ``status_code`` None means an error frame inside a 200 stream: the frame is classified
+    by the status its ``code`` names ("429"), else its ``type`` (``throttling_error``,
+    ``overloaded_error``...), else its message, exactly as an HTTP reply with that status
+    would be; the error's ``status_code`` is then that named status (None if it names none).
+    """
     message, code, etype, body_retry = _error_fields(body)
     if retry_after is None:
         retry_after = body_retry
     lowered = f"{code or ''} {etype or ''} {message or ''}".lower()
-    cls: type[RelayError]
-    if (
-        code == "context_length_exceeded"
-        or "context length" in lowered
-        or ("prompt is too long" in lowered)
-    ):
-        cls = ContextLengthExceededError
-    elif code == "model_not_found" or (
-        status_code in (400, 404) and re.search(r"model\b.*\bnot (found|available|exist)", lowered)
-    ):
-        cls = ModelNotFoundError
-    elif status_code is not None and status_code in _STATUS_CLASSES:
-        cls = _STATUS_CLASSES[status_code]
-        if cls is ModelNotFoundError:  # a 404 on a path, not a model: the base URL is wrong
-            cls = BadRequestError
-            if not message:
-                message = "the relay answered 404: check HOLYSHEEP_BASE_URL (expected .../v1)"
-    elif status_code is not None and status_code >= 500:
-        cls = ServerError
-    elif status_code is None:  # an error event inside a 200 stream
-        cls = RateLimitError if "rate_limit" in lowered else ServerError
-    elif "rate_limit" in lowered:
-        cls = RateLimitError
-    else:
-        cls = APIStatusError
+    status = status_code
+    if status is None:
+        status = named_status(code, etype, message)
+    cls = _classify(status, code, lowered)
+    if cls is ModelNotFoundError and not _MODEL_NOT_FOUND.search(lowered):
+        cls = BadRequestError  # a 404 on a path, not a model: the base URL is wrong
+        if not message:
+            message = "the relay answered 404: check HOLYSHEEP_BASE_URL (expected .../v1)"
     if not message:
         snippet = raw_text.strip()[:200]
         if snippet.startswith("<"):  # an HTML error page from a proxy: keep only its title
@@ -289,7 +382,7 @@ def error_from_body(
     if hint:
         message = f"{message} ({hint})"
     kwargs: dict[str, Any] = {
-        "status_code": status_code,
+        "status_code": status,
         "code": code or etype,
         "request_id": request_id,
         "body": body,

@@ -5,20 +5,32 @@ or closed early (``close()``, ``break`` inside ``with``, garbage collection). Af
 end, the connection goes back to the client's pool. A stream that ends before the relay
 said it was finished raises :class:`StreamInterruptedError` with the partial text:
 nothing is silently truncated.
+
+An error frame inside the 200 stream (``data: {"error": {...}}``, as gateways send when an
+upstream fails after the stream opened) raises the same typed error as an HTTP reply with
+the status it names. If it arrives before any content and names a retryable status (429,
+5xx, overloaded), the request is sent again under the client's retry policy, exactly as
+that HTTP status would be; after content, never (that would bill and print twice).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import httpx
 
-from ._protocol import handle_stream_event, is_event_stream, not_an_event_stream
+from ._loops import sleep
+from ._protocol import (
+    handle_stream_event,
+    is_event_stream,
+    not_an_event_stream,
+    request_id_of,
+)
 from .accumulate import StreamAccumulator, StreamResult
-from .errors import RelayError, RelayTimeoutError, StreamInterruptedError
+from .errors import APIStatusError, RelayError, RelayTimeoutError, StreamInterruptedError
 from .sse import SSEDecoder
 from .wire import ChatChunk
 
@@ -42,15 +54,32 @@ class _StreamCore:
     ) -> None:
         self._state = state
         self._deadline = deadline
-        self._response = response
+        self._retries = 0
+        self._open(response)
         self._model = model
         self._started = started
         self._estimated = estimated_tokens
-        self.request_id = response.headers.get("x-request-id")
+        self._result: StreamResult | None = None
+
+    def _open(self, response: httpx.Response) -> None:
+        """Start reading ``response`` (the first one, or a resend after an error frame)."""
+        self._response = response
+        self.request_id = request_id_of(response.headers)
         self._decoder = SSEDecoder()
         self._acc = StreamAccumulator()
         self._done = False  # saw [DONE]
-        self._result: StreamResult | None = None
+
+    def _retry_delay(self, error: RelayError) -> float | None:
+        """Seconds before resending after an error frame, or None to raise ``error``.
+
+        Only frames (typed API errors naming a status) that arrive before any content.
+        """
+        if not isinstance(error, APIStatusError) or self._acc.has_content:
+            return None
+        delay = self._state.retry_delay(self._retries, error, None, self._deadline)
+        if delay is not None:
+            self._retries += 1
+        return delay
 
     @property
     def partial_text(self) -> str:
@@ -142,23 +171,39 @@ class ChatStream(_StreamCore):
     >>> stream.result.usage  # doctest: +SKIP
     """
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, resend: Callable[[], httpx.Response] | None = None, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._resend = resend
         self._iterator = self._iterate()
 
     def _iterate(self) -> Generator[ChatChunk, None, None]:
         try:
-            try:
-                if not is_event_stream(self._content_type):
-                    raise self._not_a_stream(self._response.read())
-                for raw in self._response.iter_bytes():
-                    yield from self._chunks(raw)
-            except httpx.TransportError as exc:
-                raise self._broken(exc) from exc
-            yield from self._flush()
-            self._finish()
+            while True:
+                try:
+                    yield from self._read()
+                    return
+                except APIStatusError as error:
+                    delay = self._retry_delay(error) if self._resend else None
+                    if delay is None or self._resend is None:
+                        raise
+                self._response.close()
+                time.sleep(delay)
+                self._open(self._resend())
         finally:
             self._response.close()
+
+    def _read(self) -> Generator[ChatChunk, None, None]:
+        try:
+            if not is_event_stream(self._content_type):
+                raise self._not_a_stream(self._response.read())
+            for raw in self._response.iter_bytes():
+                yield from self._chunks(raw)
+        except httpx.TransportError as exc:
+            raise self._broken(exc) from exc
+        yield from self._flush()
+        self._finish()
 
     def __iter__(self) -> Iterator[ChatChunk]:
         return self._iterator
@@ -191,25 +236,45 @@ class ChatStream(_StreamCore):
 class AsyncChatStream(_StreamCore):
     """The async twin of :class:`ChatStream` (``async for``, ``aclose()``)."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        resend: Callable[[], Awaitable[httpx.Response]] | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._resend = resend
         self._iterator = self._iterate()
 
     async def _iterate(self) -> AsyncGenerator[ChatChunk, None]:
         try:
-            try:
-                if not is_event_stream(self._content_type):
-                    raise self._not_a_stream(await self._response.aread())
-                async for raw in self._response.aiter_bytes():
-                    for chunk in self._chunks(raw):
+            while True:
+                try:
+                    async for chunk in self._read():
                         yield chunk
-            except httpx.TransportError as exc:
-                raise self._broken(exc) from exc
-            for chunk in self._flush():
-                yield chunk
-            self._finish()
+                    return
+                except APIStatusError as error:
+                    delay = self._retry_delay(error) if self._resend else None
+                    if delay is None or self._resend is None:
+                        raise
+                await self._response.aclose()
+                await sleep(delay)
+                self._open(await self._resend())
         finally:
             await self._response.aclose()
+
+    async def _read(self) -> AsyncGenerator[ChatChunk, None]:
+        try:
+            if not is_event_stream(self._content_type):
+                raise self._not_a_stream(await self._response.aread())
+            async for raw in self._response.aiter_bytes():
+                for chunk in self._chunks(raw):
+                    yield chunk
+        except httpx.TransportError as exc:
+            raise self._broken(exc) from exc
+        for chunk in self._flush():
+            yield chunk
+        self._finish()
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:
         return self._iterator

@@ -85,7 +85,7 @@ class Pricing:
     """A model id -> price table. ``Pricing.default()`` is the shipped estimate."""
 
     def __init__(self, prices: Mapping[str, PriceLike]) -> None:
-        self._prices = {resolve_model(k): _coerce_price(v) for k, v in prices.items()}
+        self._prices = {k: _coerce_price(v) for k, v in prices.items()}
 
     @classmethod
     def default(cls) -> Pricing:
@@ -102,10 +102,11 @@ class Pricing:
 
     def with_overrides(self, prices: Mapping[str, PriceLike]) -> Pricing:
         merged: dict[str, PriceLike] = dict(self._prices)
-        merged.update({resolve_model(k): v for k, v in prices.items()})
+        merged.update(prices)
         return Pricing(merged)
 
     def price(self, model: str) -> ModelPrice | None:
+        """The price of ``model`` as written, else of the catalog id it is an alias of."""
         return self._prices.get(model) or self._prices.get(resolve_model(model))
 
     def cost(self, model: str, usage: Usage | None) -> float | None:
@@ -201,11 +202,14 @@ class ModelTotals:
     reasoning_tokens: int = 0
     cost_usd: float = 0.0
     unpriced_requests: int = 0  # requests whose cost is unknown (not counted in cost_usd)
+    requests_without_usage: int = 0  # the relay sent no usage: their tokens are not counted
 
     def add(self, event: UsageEvent) -> None:
         self.requests += 1
         u = event.usage
-        if u is not None:
+        if u is None:
+            self.requests_without_usage += 1
+        else:
             self.prompt_tokens += u.prompt_tokens
             self.completion_tokens += u.completion_tokens
             self.total_tokens += u.total_tokens
@@ -238,7 +242,11 @@ class UsageLedger:
             self.by_model.setdefault(event.model, ModelTotals()).add(event)
 
     def report(self) -> str:
-        """A small plain-text table: requests, tokens and USD per model."""
+        """A small plain-text table: requests, tokens and USD per model.
+
+        ``+?`` after a USD figure: some requests had no known price; a last line says how
+        many requests came back without usage (their tokens are missing from the totals).
+        """
         lines = [f"{'model':32} {'reqs':>5} {'prompt':>8} {'output':>8} {'usd':>10}"]
         with self._lock:
             rows = [*sorted(self.by_model.items()), ("TOTAL", self.total)]
@@ -248,4 +256,9 @@ class UsageLedger:
                     f"{name:32} {t.requests:>5} {t.prompt_tokens:>8} "
                     f"{t.completion_tokens:>8} {usd:>10}"
                 )
+            missing = self.total.requests_without_usage
+        if missing:
+            lines.append(
+                f"{missing} request(s) came back without usage: token and USD totals are low"
+            )
         return "\n".join(lines)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "ChatChunk",
@@ -249,13 +249,65 @@ def chunk_from_dict(data: dict[str, Any]) -> ChatChunk:
     )
 
 
+def _limit(value: Any) -> int | None:
+    """A published token limit as a positive int, or None for anything unusable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and value > 0 else None
+
+
 class ModelInfo(_Wire):
-    """One entry of ``GET /models``."""
+    """One entry of ``GET /models``, with the limits the gateway publishes (if any).
+
+    Gateways spell limits differently: LiteLLM sends ``max_input_tokens`` and
+    ``max_output_tokens``, OpenRouter ``context_length`` and
+    ``top_provider.max_completion_tokens``, others ``context_window`` or ``max_tokens``.
+    All are kept; :attr:`input_limit` and :attr:`output_limit` read whichever is present.
+
+    >>> info = ModelInfo.model_validate({"id": "gpt-4.1", "max_input_tokens": 1047576})
+    >>> info.input_limit, info.output_limit
+    (1047576, None)
+    """
 
     id: str
     object: str = "model"
     created: int | None = None
     owned_by: str | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    context_length: int | None = None
+    context_window: int | None = None
+    max_tokens: int | None = None
+
+    @field_validator(
+        "max_input_tokens",
+        "max_output_tokens",
+        "context_length",
+        "context_window",
+        "max_tokens",
+        mode="before",
+    )
+    @classmethod
+    def _lenient_limit(cls, value: Any) -> int | None:
+        return _limit(value)
+
+    @property
+    def input_limit(self) -> int | None:
+        """Tokens of input the gateway says the model accepts (None: it did not say)."""
+        return self.max_input_tokens or self.context_length or self.context_window
+
+    @property
+    def output_limit(self) -> int | None:
+        """Tokens of output the gateway says the model can produce (None: it did not say)."""
+        provider = getattr(self, "top_provider", None)
+        nested = (
+            _limit(provider.get("max_completion_tokens")) if isinstance(provider, dict) else None
+        )
+        return self.max_output_tokens or nested or self.max_tokens
 
 
 class EmbeddingResult(_Wire):

@@ -11,6 +11,13 @@ Streaming rules (what ``ChatOpenAI`` pointed at a relay gets wrong):
 - ``reasoning_content`` deltas go to ``additional_kwargs["reasoning_content"]``;
 - the final chunk carries ``chunk_position="last"`` and all response metadata, so nothing
   is merged twice.
+
+Message ids: like ``ChatOpenAI``, the relay's completion id goes to
+``response_metadata["id"]`` (and ``llm_output["id"]``), never to ``AIMessage.id``. Some
+relays send the same id on every completion, and LangGraph's ``add_messages`` merges
+messages by id: a tool loop's answer would replace its tool-calling message. Left ``None``,
+the id is assigned by langchain-core from the run: ``lc_run--<run uuid>`` on every chunk of
+a stream (so the merged message has it too), ``lc_run--<run uuid>-<choice index>`` otherwise.
 """
 
 from __future__ import annotations
@@ -165,7 +172,6 @@ def chat_result(completion: ChatCompletion) -> ChatResult:
             invalid_tool_calls=invalid,
             usage_metadata=usage,
             response_metadata=metadata,
-            id=completion.id or None,
         )
         info: dict[str, Any] = {"finish_reason": choice.finish_reason}
         if choice.logprobs is not None:
@@ -250,7 +256,7 @@ class StreamConverter:
         deltas = delta.tool_calls
         if not (content or reasoning or deltas or choice.logprobs):
             return None
-        kwargs: dict[str, Any] = {"content": content, "id": self._response_id}
+        kwargs: dict[str, Any] = {"content": content}
         if reasoning:
             kwargs["additional_kwargs"] = {"reasoning_content": reasoning}
         if deltas:
@@ -265,7 +271,7 @@ class StreamConverter:
             model=result.model,
             finish_reason=result.finish_reason,
             system_fingerprint=result.system_fingerprint,
-            response_id=result.id,
+            response_id=result.id or self._response_id or "",
             request_id=result.request_id,
             cost_usd=result.cost_usd,
             latency_ms=result.latency_ms,
@@ -274,7 +280,6 @@ class StreamConverter:
             content="",
             usage_metadata=usage_metadata(result.usage, self._raw_usage),
             response_metadata=metadata,
-            id=self._response_id or result.id or None,
             chunk_position="last",
         )
         return ChatGenerationChunk(message=message)

@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
 
 from holysheep_relay import (
     API_KEY_ENV,
     BASE_URL_ENV,
+    DEFAULT_BASE_URL,
     AsyncRelayClient,
+    ChatCompletion,
     ClientSpec,
+    ConfigurationError,
+    EmbeddingResult,
+    ModelInfo,
+    Pricing,
+    RateLimiter,
     RelayClient,
+    StreamResult,
     Timeouts,
     UsageEvent,
     async_client,
+    normalize_base_url,
+    served,
     sync_client,
 )
-from holysheep_relay.usage import notify
+from holysheep_relay.config import resolve_api_key
+from holysheep_relay.usage import as_pricing, notify
 
 __all__ = ["RelaySettings"]
 
 UsageCallback = Callable[[UsageEvent], Any]
+Priced = ChatCompletion | StreamResult | EmbeddingResult
 
 
 class RelaySettings(BaseModel):
@@ -55,8 +68,32 @@ class RelaySettings(BaseModel):
     """Client-side token budget (estimated before a call, corrected from real usage)."""
     on_usage: UsageCallback | list[UsageCallback] | None = Field(default=None, exclude=True)
     """Called with one ``UsageEvent`` per completed request (tokens, USD cost, latency)."""
+    pricing: Pricing | dict[str, Any] | None = Field(default=None, exclude=True)
+    """USD per million tokens overriding the shipped estimates, e.g.
+    ``{"gpt-4.1": {"input": 2.0, "output": 8.0}}`` or a ``Pricing``."""
+    relay_rate_limiter: RateLimiter | None = Field(default=None, exclude=True)
+    """A core ``holysheep_relay.RateLimiter`` (share one between models and clients); also
+    accepted as ``rate_limiter=`` (LangChain's own ``InMemoryRateLimiter`` works there too)."""
 
     _spec: ClientSpec = PrivateAttr()
+    _pricing: Pricing | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _core_rate_limiter(cls, data: Any) -> Any:
+        """``rate_limiter=RateLimiter(...)`` (the core's) goes to the relay client."""
+        if isinstance(data, dict) and isinstance(data.get("rate_limiter"), RateLimiter):
+            data = dict(data)
+            data["relay_rate_limiter"] = data.pop("rate_limiter")
+        return data
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose client follows its own settings (a new ``api_key`` included)."""
+        if update and "api_key" in update:  # model_copy skips validation: keep it secret
+            update = {**update, "api_key": resolve_api_key(update["api_key"])}
+        copy = super().model_copy(update=update, deep=deep)
+        copy._init_relay()
+        return copy
 
     def _init_relay(self) -> None:
         """Validate the connection settings; call right after pydantic validation."""
@@ -68,7 +105,17 @@ class RelaySettings(BaseModel):
             default_headers=self.default_headers,
             requests_per_minute=self.requests_per_minute,
             tokens_per_minute=self.tokens_per_minute,
+            rate_limiter=self.relay_rate_limiter,
         )
+        self._pricing = None if self.pricing is None else as_pricing(self.pricing)
+
+    def _published_model_info(self) -> ModelInfo | None:
+        """This relay's own ``/models`` entry for the model, if a client has listed it."""
+        try:
+            url = normalize_base_url(self.base_url or DEFAULT_BASE_URL)
+        except ConfigurationError:
+            return None  # reported by _init_relay with the full message
+        return served.lookup(url, str(getattr(self, "model", "")))
 
     def _sync_client(self) -> RelayClient:
         return sync_client(self._spec)
@@ -82,5 +129,14 @@ class RelaySettings(BaseModel):
             return ()
         return (callbacks,) if callable(callbacks) else callbacks
 
-    def _report_usage(self, event: UsageEvent) -> None:
+    def _report_usage(self, result: Priced, model: str, *, streamed: bool) -> UsageEvent:
+        """The request's one ``UsageEvent`` (priced with ``pricing`` when given), delivered to
+        this model's ``on_usage`` callbacks; ``result.cost_usd`` is updated to match."""
+        name = result.model or model
+        if self._pricing is not None:
+            result.cost_usd = self._pricing.cost(name, result.usage)
+        event = UsageEvent(
+            name, result.usage, result.cost_usd, result.latency_ms, result.request_id, streamed
+        )
         notify(self._usage_callbacks(), event)
+        return event

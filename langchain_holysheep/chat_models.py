@@ -18,7 +18,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
-from holysheep_relay import RelayError, UsageEvent, get_model_spec
+from holysheep_relay import ChatCompletion, RelayError, StreamResult, get_model_spec
 
 from ._convert import message_to_dict, messages_to_dicts, tool_choice_param
 from ._responses import StreamConverter, chat_result
@@ -51,13 +51,15 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
     >>> from langchain_holysheep import ChatHolySheep
     >>> llm = ChatHolySheep(model="gpt-4.1", api_key="hs_example_key_0123456789")
     >>> llm.model, llm.profile["max_input_tokens"]
-    ('gpt-4.1', 128000)
+    ('gpt-4.1', 1047576)
     >>> reply = llm.invoke("Hello")  # doctest: +SKIP
     >>> reply.usage_metadata["total_tokens"], reply.response_metadata["cost_usd"]  # doctest: +SKIP
     """
 
     model: str = Field(alias="model_name")
-    """Model id or alias (``gpt-4.1``, ``claude-sonnet-4.5``, ``sonnet-4``, ``deepseek-v3.2``)."""
+    """Model id, sent exactly as written (``gpt-4.1``, ``claude-sonnet-4.5``, ``deepseek-chat``:
+    whatever the relay's ``/models`` lists). For the catalog's short names, expand them
+    explicitly: ``model=holysheep_relay.resolve_model("sonnet-4")``."""
     temperature: float | None = None
     max_tokens: int | None = None
     """Output token limit, sent as ``max_tokens`` (relays reject ``max_completion_tokens``)."""
@@ -142,10 +144,12 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
         return params
 
     def _resolve_model_profile(self) -> ModelProfile | None:
+        """Limits the relay published (after any ``list_models()`` on it), else the catalog's."""
         spec = get_model_spec(self.model)
+        live = self._published_model_info()
         return ModelProfile(
-            max_input_tokens=spec.context_window,
-            max_output_tokens=spec.max_output_tokens,
+            max_input_tokens=(live and live.input_limit) or spec.context_window,
+            max_output_tokens=(live and live.output_limit) or spec.max_output_tokens,
             text_inputs=True,
             text_outputs=True,
             image_inputs=spec.supports_vision,
@@ -193,30 +197,14 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
             self.stream_usage if stream_usage is None else bool(stream_usage),
         )
 
-    def _finish(self, completion: Any) -> ChatResult:
-        self._report_usage(
-            UsageEvent(
-                completion.model,
-                completion.usage,
-                completion.cost_usd,
-                completion.latency_ms,
-                completion.request_id,
-                streamed=False,
-            )
-        )
+    def _finish(self, completion: ChatCompletion, model: str) -> ChatResult:
+        self._report_usage(completion, model, streamed=False)
         return chat_result(completion)
 
-    def _finish_stream(self, converter: StreamConverter, result: Any) -> ChatGenerationChunk:
-        self._report_usage(
-            UsageEvent(
-                result.model,
-                result.usage,
-                result.cost_usd,
-                result.latency_ms,
-                result.request_id,
-                streamed=True,
-            )
-        )
+    def _finish_stream(
+        self, converter: StreamConverter, result: StreamResult, model: str
+    ) -> ChatGenerationChunk:
+        self._report_usage(result, model, streamed=True)
         return converter.finish(result)
 
     def _generate(
@@ -238,7 +226,7 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
         except RelayError as exc:
             with_langchain_parent(exc)
             raise
-        return self._finish(completion)
+        return self._finish(completion, call.model)
 
     async def _agenerate(
         self,
@@ -259,7 +247,7 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
         except RelayError as exc:
             with_langchain_parent(exc)
             raise
-        return self._finish(completion)
+        return self._finish(completion, call.model)
 
     def _stream(
         self,
@@ -287,7 +275,7 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
         except RelayError as exc:
             with_langchain_parent(exc)
             raise
-        yield self._finish_stream(converter, result)
+        yield self._finish_stream(converter, result, call.model)
 
     async def _astream(
         self,
@@ -315,7 +303,7 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
         except RelayError as exc:
             with_langchain_parent(exc)
             raise
-        yield self._finish_stream(converter, result)
+        yield self._finish_stream(converter, result, call.model)
 
     # -- tools, structured output, token counting -----------------------------------------
 

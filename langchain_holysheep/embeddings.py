@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from pydantic import Field
 
-from holysheep_relay import EmbeddingResult, InvalidInputError, RelayError, UsageEvent
+from holysheep_relay import EmbeddingResult, InvalidInputError, RelayError
 
 from ._settings import RelaySettings
 from .errors import with_langchain_parent
@@ -63,16 +63,7 @@ class HolySheepEmbeddings(RelaySettings, Embeddings):
         return {"dimensions": self.dimensions, **self.model_kwargs}
 
     def _collect(self, result: EmbeddingResult) -> list[list[float]]:
-        self._report_usage(
-            UsageEvent(
-                result.model or self.model,
-                result.usage,
-                result.cost_usd,
-                result.latency_ms,
-                result.request_id,
-                streamed=False,
-            )
-        )
+        self._report_usage(result, self.model, streamed=False)
         return result.vectors
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

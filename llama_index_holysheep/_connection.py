@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from holysheep_relay import ClientSpec
+from holysheep_relay.config import resolve_api_key
 
-__all__ = ["pooled_spec"]
+__all__ = ["copy_update", "pooled_spec"]
+
+
+def copy_update(update: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """``model_copy``'s update, with a new ``api_key`` validated into a ``SecretStr``
+    (``model_copy`` skips validation: a plain string would show in ``repr``)."""
+    if update and "api_key" in update:
+        return {**update, "api_key": resolve_api_key(update["api_key"])}
+    return update
 
 
 def pooled_spec(model: Any) -> ClientSpec:

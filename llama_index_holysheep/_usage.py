@@ -16,7 +16,6 @@ from holysheep_relay import (
     Pricing,
     StreamResult,
     UsageEvent,
-    resolve_model,
 )
 from holysheep_relay.usage import PriceLike, UsageCallback, as_callbacks, as_pricing, notify
 
@@ -59,7 +58,7 @@ class UsageReporter:
 
         ``model`` is the requested id, used when the relay's reply names none.
         """
-        name = result.model or resolve_model(model)
+        name = result.model or model
         cost = result.cost_usd if self.pricing is None else self.pricing.cost(name, result.usage)
         event = UsageEvent(name, result.usage, cost, result.latency_ms, result.request_id, streamed)
         notify(self.callbacks, event)

@@ -8,6 +8,7 @@ from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import Field, PrivateAttr, SecretStr
+from typing_extensions import Self
 
 from holysheep_relay import (
     ClientSpec,
@@ -27,7 +28,7 @@ from holysheep_relay.config import (
 )
 from holysheep_relay.usage import PriceLike, UsageCallback
 
-from ._connection import pooled_spec
+from ._connection import copy_update, pooled_spec
 from ._usage import UsageReporter
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "HolySheepEmbedding"]
@@ -97,6 +98,13 @@ class HolySheepEmbedding(BaseEmbedding):
         super().__setattr__(name, value)
         if not name.startswith("_"):
             self._spec = None  # rebuilt on next use; equal settings find the same client
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose client follows its own settings (a new ``api_key`` included)."""
+        copy = super().model_copy(update=copy_update(update), deep=deep)
+        copy._spec = None
+        copy._client_spec()  # validated now, as in __init__
+        return copy
 
     def _client_spec(self) -> ClientSpec:
         return pooled_spec(self)

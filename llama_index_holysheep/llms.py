@@ -29,6 +29,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import PydanticProgramMode
 from pydantic import BaseModel, Field, PrivateAttr, SecretStr
+from typing_extensions import Self
 
 from holysheep_relay import (
     AsyncChatStream,
@@ -41,6 +42,7 @@ from holysheep_relay import (
     Timeouts,
     async_client,
     get_model_spec,
+    served,
     sync_client,
 )
 from holysheep_relay.config import (
@@ -51,7 +53,7 @@ from holysheep_relay.config import (
 )
 from holysheep_relay.usage import PriceLike, UsageCallback
 
-from ._connection import pooled_spec
+from ._connection import copy_update, pooled_spec
 from ._convert import resolve_tool_choice, to_wire_messages, to_wire_tools
 from ._responses import StreamFolder, chat_response, tool_selections
 from ._structured import json_schema_kwargs, parse_structured
@@ -105,7 +107,10 @@ class HolySheep(FunctionCallingLLM):
     Bonjour !
     """
 
-    model: str = Field(default=DEFAULT_MODEL, description="Model id or alias, e.g. 'gpt-4.1'.")
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="Model id, sent exactly as written (whatever the relay's /models lists).",
+    )
     api_key: SecretStr = Field(
         exclude=True, repr=False, description="Relay key (default: HOLYSHEEP_API_KEY)."
     )
@@ -123,7 +128,10 @@ class HolySheep(FunctionCallingLLM):
     )
     default_headers: dict[str, str] | None = Field(default=None)
     context_window: int | None = Field(
-        default=None, gt=0, description="Override the catalog's context window."
+        default=None,
+        gt=0,
+        description="Override the context window (default: the relay's /models figure once "
+        "listed, else the catalog's).",
     )
     is_function_calling_model: bool | None = Field(
         default=None, description="Override the catalog's tool support."
@@ -192,20 +200,36 @@ class HolySheep(FunctionCallingLLM):
 
     # -- configuration ---------------------------------------------------------------
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose client follows its own settings (a new ``api_key`` included)."""
+        copy = super().model_copy(update=copy_update(update), deep=deep)
+        copy._spec = None
+        copy._client_spec()  # validated now, as in __init__
+        return copy
+
     def _client_spec(self) -> ClientSpec:
         return pooled_spec(self)
 
     @property
     def metadata(self) -> LLMMetadata:
-        key = (self.model, self.context_window, self.max_tokens, self.is_function_calling_model)
+        key = (
+            self.model,
+            self.context_window,
+            self.max_tokens,
+            self.is_function_calling_model,
+            served.lookup(self.api_base, self.model),
+        )
         cached = self._meta
         if cached is not None and cached[0] == key:
             return cached[1]
         spec = get_model_spec(self.model)
+        live = served.lookup(self.api_base, self.model)  # the relay's /models, once listed
         tools = self.is_function_calling_model
         meta = LLMMetadata(
-            context_window=self.context_window or spec.context_window,
-            num_output=self.max_tokens or spec.max_output_tokens,
+            context_window=self.context_window
+            or (live and live.input_limit)
+            or spec.context_window,
+            num_output=self.max_tokens or (live and live.output_limit) or spec.max_output_tokens,
             is_chat_model=True,
             is_function_calling_model=spec.supports_tools if tools is None else tools,
             model_name=self.model,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from holysheep_relay import served
 from tests.emulator import Emulator
 
 __all__ = ["TEST_API_KEY", "emulator", "emulator_server", "relay_env"]
@@ -31,10 +32,13 @@ def emulator_server() -> Iterator[Emulator]:
 
 @pytest.fixture
 def emulator(emulator_server: Emulator) -> Iterator[Emulator]:
-    """The session emulator with no faults, requests or counters left from other tests."""
+    """The session emulator with no faults, requests or counters left from other tests
+    (nor model listings a client remembered from it)."""
     emulator_server.reset()
+    served.forget(emulator_server.base_url)
     yield emulator_server
     emulator_server.reset()
+    served.forget(emulator_server.base_url)
 
 
 @pytest.fixture

@@ -79,10 +79,19 @@ def test_models_table_and_json(env: Emulator, capsys: pytest.CaptureFixture[str]
     code, out, _ = run(capsys, "models")
     assert code == 0
     line = next(row for row in out.splitlines() if row.startswith("gemini-2.5-flash"))
-    assert "1,000,000" in line and "$0.3 / $2.5" in line
+    assert "1,048,576" in line and "$0.3 / $2.5" in line
     code, out, _ = run(capsys, "models", "--json")
     rows = {r["id"]: r for r in json.loads(out)}
-    assert rows["gpt-4.1"]["context_window"] == 128000
+    assert rows["gpt-4.1"]["context_window"] == 1_047_576
+    assert rows["gpt-4.1"]["limits_from"] == "catalog"
+    env.model_limits = {"gpt-4.1": {"max_input_tokens": 12_345, "max_output_tokens": 678}}
+    code, out, _ = run(capsys, "models", "--json")
+    rows = {r["id"]: r for r in json.loads(out)}  # the relay's own figures win
+    assert (rows["gpt-4.1"]["context_window"], rows["gpt-4.1"]["max_output_tokens"]) == (
+        12_345,
+        678,
+    )
+    assert rows["gpt-4.1"]["limits_from"] == "relay"
     assert rows["gpt-5.4"]["usd_per_million"] is None
 
 

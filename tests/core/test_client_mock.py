@@ -27,6 +27,7 @@ from holysheep_relay import (
     StreamInterruptedError,
     UsageEvent,
     UsageLedger,
+    served,
 )
 
 from .helpers import KEY, Runner, completion, sse, text_chunks
@@ -76,7 +77,7 @@ def test_chat_request_shape_and_typed_reply(sync: bool) -> None:
     assert req.headers["user-agent"].startswith("holysheep-integrations/")
     body = json.loads(req.content)
     assert body == {
-        "model": "claude-sonnet-4-20250514",
+        "model": "sonnet-4",  # sent exactly as written: aliases never rewrite the request
         "messages": [{"role": "user", "content": "hello there"}],
         "temperature": 0.2,
         "max_tokens": 10,
@@ -461,13 +462,29 @@ def test_more_bad_input_is_rejected_before_any_request(sync: bool) -> None:
         runner.chat(tools=[{"type": "function", "function": {"name": "f", "x": object()}}])
     with pytest.raises(InvalidInputError, match="JSON"):
         runner.chat(temperature=0.5, extra_body={"nan": float("nan")})
-    huge = [{"role": "user", "content": "word " * 300_000}]  # 1.5M chars > 128K tokens
-    with pytest.raises(ContextLengthExceededError, match="128,000") as info:
+    assert rec.requests == []
+
+
+@both
+def test_long_input_is_sent_unless_the_relay_published_a_smaller_limit(sync: bool) -> None:
+    """The catalog's windows are guesses: only the relay's own /models figures refuse."""
+    listing = {"object": "list", "data": [{"id": "gpt-4.1", "max_input_tokens": 100_000}]}
+    rec = Recorder(
+        ok_json(completion()),
+        ok_json({"data": [{"index": 0, "embedding": [0.1]}]}),
+        ok_json(listing),
+    )
+    runner = Runner(sync, rec, base_url="http://127.0.0.1:7/v1")
+    huge = [{"role": "user", "content": "word " * 300_000}]  # 1.5M chars > catalog 128K
+    runner.chat(model="gpt-4.1", messages=huge)  # sent: the relay decides
+    runner.embed(input=["x" * 60_000])  # above the catalog's 8,191: sent too
+    assert len(rec.requests) == 2
+    runner.models()  # the relay publishes 100,000 input tokens for gpt-4.1
+    with pytest.raises(ContextLengthExceededError, match="100,000 input tokens") as info:
         runner.chat(model="gpt-4.1", messages=huge)
     assert info.value.status_code is None
-    with pytest.raises(ContextLengthExceededError, match="8,191"):
-        runner.embed(input=["x" * 60_000])
-    assert rec.requests == []
+    assert len(rec.requests) == 3  # refused before sending
+    served.forget("http://127.0.0.1:7/v1")
 
 
 def test_long_input_for_unknown_model_is_left_to_the_relay() -> None:

@@ -79,7 +79,11 @@ def test_catalog_specs_aliases_and_defaults() -> None:
         4096,
         False,
     )
-    assert get_model_spec("gemini-2.5-flash").context_window == 1_000_000
+    gemini = get_model_spec("gemini-2.5-flash")
+    assert (gemini.context_window, gemini.verified) == (1_048_576, True)
+    gpt = get_model_spec("gpt-4.1")  # the vendor's figures, not the articles' 128K
+    assert (gpt.context_window, gpt.max_output_tokens, gpt.verified) == (1_047_576, 32_768, True)
+    assert haiku.verified is False  # the articles' figures: marked unverified
     assert get_model_spec("deepseek-v3.2").supports_json_schema is False
     assert get_model_spec("gpt-4.1").supports_json_schema is True
     unknown = get_model_spec("brand-new-model")

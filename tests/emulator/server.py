@@ -97,7 +97,9 @@ class Emulator:
     ``Authorization: Bearer <api_key>`` is accepted; when ``None`` any non-empty bearer
     token is. ``reject_stream_options``: a relay that never supports ``stream_options``
     (400 for every request carrying it); also settable as an attribute, and restored to the
-    constructor value by :meth:`reset`.
+    constructor value by :meth:`reset`. ``fixed_completion_id``: a relay that answers every
+    chat completion, streamed or not, with this same ``id`` (some relays do), instead of
+    ``chatcmpl-<n>``; settable and restored by :meth:`reset` the same way.
     """
 
     def __init__(
@@ -106,11 +108,16 @@ class Emulator:
         api_key: str | None = None,
         *,
         reject_stream_options: bool = False,
+        fixed_completion_id: str | None = None,
     ) -> None:
         self.models: list[str] = list(DEFAULT_MODELS if models is None else models)
+        # extra fields published per model by GET /models, e.g. {"max_input_tokens": 1000}
+        self.model_limits: dict[str, dict[str, Any]] = {}
         self.api_key = api_key
         self.reject_stream_options = reject_stream_options
         self._reject_default = reject_stream_options
+        self.fixed_completion_id = fixed_completion_id
+        self._fixed_id_default = fixed_completion_id
         self._lock = threading.Lock()
         self._state = _State()
         self._faults = FaultQueue()
@@ -211,6 +218,8 @@ class Emulator:
         with self._lock:
             self._state = _State()
         self.reject_stream_options = self._reject_default
+        self.fixed_completion_id = self._fixed_id_default
+        self.model_limits = {}
 
     # -- Backend protocol (called by the transport, not meant for tests) -----------------
     def connection_opened(self, connection: socket.socket) -> None:
@@ -234,7 +243,8 @@ class Emulator:
     def _next_completion_id(self, state: _State) -> str:
         with self._lock:
             state.completion_count += 1
-            return f"chatcmpl-{state.completion_count}"
+            fixed = self.fixed_completion_id
+            return fixed if fixed else f"chatcmpl-{state.completion_count}"
 
     def _next_call_id(self, state: _State) -> str:
         with self._lock:
@@ -360,7 +370,13 @@ class Emulator:
 
     def _models(self, handler: RelayHandler, body: dict[str, Any], fault: Fault | None) -> None:
         data = [
-            {"id": model, "object": "model", "created": CREATED, "owned_by": "holysheep"}
+            {
+                "id": model,
+                "object": "model",
+                "created": CREATED,
+                "owned_by": "holysheep",
+                **self.model_limits.get(model, {}),
+            }
             for model in self.models
         ]
         handler.send_json({"object": "list", "data": data}, fault)

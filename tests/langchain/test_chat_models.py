@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
 from langchain_core.rate_limiters import InMemoryRateLimiter
 
-from holysheep_relay import Pricing, Usage, UsageEvent
+from holysheep_relay import ModelNotFoundError, Pricing, Usage, UsageEvent
 from langchain_holysheep import ChatHolySheep
 from tests.emulator import Emulator
 from tests.langchain.helpers import call, chunks_of, last_body
@@ -44,11 +44,16 @@ def test_result_content_usage_and_metadata(
     assert ("token_usage" in meta) == (mode in ("invoke", "ainvoke"))
 
 
-def test_model_name_comes_from_the_reply_and_aliases_resolve(
-    make_llm: Callable[..., ChatHolySheep], mode: str
+def test_model_name_comes_from_the_reply_and_is_sent_as_written(
+    emulator: Emulator, make_llm: Callable[..., ChatHolySheep], mode: str
 ) -> None:
-    result = call(mode, make_llm(model="sonnet-4"), PROMPT)
+    result = call(mode, make_llm(model="claude-sonnet-4-20250514"), PROMPT)
     assert result.response_metadata["model_name"] == "claude-sonnet-4-20250514"
+    assert emulator.requests[-1].json["model"] == "claude-sonnet-4-20250514"
+    with pytest.raises(ModelNotFoundError) as info:  # an alias is not rewritten
+        call(mode, make_llm(model="sonnet-4"), PROMPT)
+    assert emulator.requests[-1].json["model"] == "sonnet-4"
+    assert "claude-sonnet-4" in info.value.suggestions[0]
 
 
 def test_unpriced_model_has_cost_none(make_llm: Callable[..., ChatHolySheep], mode: str) -> None:

@@ -136,10 +136,10 @@ def test_bad_client_settings_fail_at_construction(
 @pytest.mark.parametrize(
     ("model", "context_window", "num_output", "tools"),
     [
-        ("claude-sonnet-4.5", 200_000, 8192, True),
-        ("sonnet-4", 200_000, 8192, True),
-        ("gpt-4.1", 128_000, 32768, True),
-        ("gemini-2.5-flash", 1_000_000, 65536, True),
+        ("claude-sonnet-4.5", 200_000, 64_000, True),
+        ("sonnet-4", 200_000, 64_000, True),
+        ("gpt-4.1", 1_047_576, 32768, True),
+        ("gemini-2.5-flash", 1_048_576, 65536, True),
         ("deepseek-v3.2", 128_000, 8192, True),
         ("text-embedding-3-small", 8191, 0, False),
     ],

@@ -78,12 +78,14 @@ CASES = [
     Bad("temperature-negative", kwargs={"temperature": -0.1}, says="between 0 and 2"),
     Bad("model-with-spaces", model="gpt 4.1", says="whitespace"),
     Bad(
-        "beyond-the-context-window",
-        messages=[{"role": "user", "content": "lorem ipsum " * 70_000}],  # 840K chars
+        # refused only because the relay's own /models published the limit (see the test)
+        "beyond-the-published-input-limit",
+        messages=[{"role": "user", "content": "lorem ipsum " * 2_000}],  # 24K chars
         error=ContextLengthExceededError,
-        says="context window of 128,000 tokens",
+        says="the 1,000 input tokens the relay's /models lists for gpt-4.1",
     ),
 ]
+PUBLISHED_LIMIT = {"gpt-4.1": {"max_input_tokens": 1_000}}
 
 
 # -- one call, described as wire-style dicts, made through each framework ---------------
@@ -223,6 +225,11 @@ def test_bad_input_fails_before_any_request(entry: str, bad: Bad, emulator: Emul
     if bad.id == "unknown-role" and entry.startswith("HolySheep"):
         # LlamaIndex's own ChatMessage admits only its MessageRole values (pydantic)
         error, says = ValueError, "role"
+    if bad.id == "beyond-the-published-input-limit":
+        emulator.model_limits = PUBLISHED_LIMIT
+        with RelayClient(api_key=TEST_API_KEY, base_url=emulator.base_url) as lister:
+            lister.list_models()  # what the relay publishes is shared by every client
+        emulator.reset()
     with pytest.raises(error) as caught:
         run(entry, emulator.base_url, bad)
     assert says in str(caught.value)
