@@ -205,10 +205,6 @@ class RelayConfig:
             default_headers=dict(default_headers or {}),
         )
 
-    @property
-    def host(self) -> str:
-        return httpx.URL(self.base_url).host
-
     def url(self, path: str) -> str:
         return self.base_url + path
 

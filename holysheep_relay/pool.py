@@ -27,7 +27,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from types import BuiltinMethodType, MethodType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -37,9 +37,6 @@ from .config import RelayConfig, Timeouts
 from .errors import ConfigurationError
 from .ratelimit import RateLimiter
 from .usage import PriceLike, Pricing, UsageCallback, as_callbacks, as_pricing
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["ClientSpec", "aclose_clients", "async_client", "close_clients", "sync_client"]
 

@@ -5,9 +5,12 @@ instances); they then share one budget. A call reserves one request and its esti
 before it is sent and waits if the budget is spent; when the real usage arrives, the
 estimate is reconciled (unused tokens go back, overruns are charged).
 
->>> limiter = RateLimiter(requests_per_minute=60, tokens_per_minute=10_000)
->>> limiter.reserve(tokens=100, now=0.0)   # seconds to wait
-0.0
+>>> clock = [0.0]
+>>> limiter = RateLimiter(requests_per_minute=2, clock=lambda: clock[0])
+>>> limiter.reserve(), limiter.reserve()   # seconds to wait: the budget is there
+(0.0, 0.0)
+>>> limiter.reserve()                      # spent: the third waits for the refill
+30.0
 """
 
 from __future__ import annotations

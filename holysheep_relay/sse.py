@@ -14,10 +14,10 @@ ServerSentEvent(data='[DONE]', event='message', id=None, retry=None)]
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["SSEDecoder", "ServerSentEvent", "aiter_sse", "iter_sse"]
+__all__ = ["SSEDecoder", "ServerSentEvent", "iter_sse"]
 
 
 @dataclass(slots=True)
@@ -119,13 +119,3 @@ def iter_sse(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
     for chunk in chunks:
         yield from decoder.feed(chunk)
     yield from decoder.flush()
-
-
-async def aiter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
-    """Async twin of :func:`iter_sse`."""
-    decoder = SSEDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event
-    for event in decoder.flush():
-        yield event

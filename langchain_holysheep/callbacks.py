@@ -50,6 +50,11 @@ class HolySheepCallbackHandler(BaseCallbackHandler):
             f"\tCompletion Tokens: {t.completion_tokens}\n\t\tReasoning: {t.reasoning_tokens}\n"
             f"Total Cost (USD): ${t.cost_usd:.6f}"
             + (f" (+{t.unpriced_requests} unpriced)" if t.unpriced_requests else "")
+            + (
+                f"\nRequests without usage: {t.requests_without_usage} (their tokens are missing)"
+                if t.requests_without_usage
+                else ""
+            )
         )
 
     @property
@@ -86,6 +91,11 @@ class HolySheepCallbackHandler(BaseCallbackHandler):
     @property
     def unpriced_requests(self) -> int:
         return self.ledger.total.unpriced_requests
+
+    @property
+    def requests_without_usage(self) -> int:
+        """Runs whose reply carried no usage: their tokens are not in the totals."""
+        return self.ledger.total.requests_without_usage
 
     @property
     def by_model(self) -> dict[str, ModelTotals]:

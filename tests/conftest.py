@@ -80,3 +80,10 @@ def cassette_relay(
     monkeypatch.setenv("HOLYSHEEP_API_KEY", key)
     monkeypatch.setenv("HOLYSHEEP_BASE_URL", url)
     yield url, key
+
+
+@pytest.fixture
+def no_relay_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No HOLYSHEEP_* variables from the developer's shell."""
+    monkeypatch.delenv("HOLYSHEEP_API_KEY", raising=False)
+    monkeypatch.delenv("HOLYSHEEP_BASE_URL", raising=False)

@@ -47,10 +47,3 @@ def make_llm(emulator: Emulator) -> Callable[..., ChatHolySheep]:
 @pytest.fixture
 def llm(make_llm: Callable[..., ChatHolySheep]) -> ChatHolySheep:
     return make_llm()
-
-
-@pytest.fixture
-def no_relay_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No HOLYSHEEP_* variables from the developer's shell."""
-    monkeypatch.delenv("HOLYSHEEP_API_KEY", raising=False)
-    monkeypatch.delenv("HOLYSHEEP_BASE_URL", raising=False)
