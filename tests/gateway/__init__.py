@@ -1,0 +1,1 @@
+"""Conformance tests against a real OpenAI-compatible gateway (a LiteLLM proxy)."""
