@@ -37,9 +37,9 @@ from .errors import (
     ServerError,
     StreamInterruptedError,
 )
-from .pool import ClientSpec, aclose_clients, async_client, close_clients, sync_client
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy, parse_retry_after
+from .shared_clients import ClientSpec, aclose_clients, async_client, close_clients, sync_client
 from .sse import ServerSentEvent, SSEDecoder
 from .stream import AsyncChatStream, ChatStream
 from .usage import ModelPrice, ModelTotals, Pricing, UsageCallback, UsageEvent, UsageLedger

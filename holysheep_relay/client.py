@@ -1,10 +1,10 @@
 """``RelayClient`` and ``AsyncRelayClient``: the only code that talks HTTP to the relay.
 
-Both clients share :class:`~holysheep_relay._base.ClientState` (configuration, retry
-decisions, usage accounting) and the pure prepare/finish steps in ``_base`` and
-``_protocol``; each adds only its I/O. One pooled httpx client per instance (the async
-client keeps one per event loop, see ``_loops``); pass ``http_client`` to bring your own
-(it is then yours to close, and an async one yours to keep on one loop).
+Every call is a plan (``_plans``): a generator of I/O steps that does all the deciding.
+The two clients differ only in :meth:`perform`, which does one step's I/O (sync or async),
+and in the four-line loop that runs a plan. One pooled httpx client per instance (the
+async client keeps one per event loop, see ``_loop_pools``); pass ``http_client`` to bring
+your own (it is then yours to close, and an async one yours to keep on one loop).
 """
 
 from __future__ import annotations
@@ -12,36 +12,25 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import SecretStr
+from typing_extensions import Unpack
 
-from ._base import (
-    ClientState,
-    finish_chat,
-    finish_embed,
-    finish_models,
-    prepare_chat,
-    prepare_embed,
-    reply_error,
-    transport_error,
-    without_stream_options,
-)
-from ._loops import LoopPools, sleep
-from ._protocol import request_id_of
-from .config import Timeouts
-from .errors import BadRequestError
-from .ratelimit import RateLimiter
+from . import _plans as plans
+from ._loop_pools import LoopPools, sleep
+from ._plans import ByteSource, Close, Plan, Pull, ReadBody, Send, Sleep, Step, advance
+from ._state import ClientState
+from .options import ClientOptions
 from .stream import AsyncChatStream, ChatStream
-from .usage import PriceLike, Pricing, UsageCallback
 from .wire import ChatCompletion, EmbeddingResult, ModelInfo
 
 __all__ = ["AsyncRelayClient", "RelayClient"]
 
+T = TypeVar("T")
+Outcome = tuple[Any, BaseException | None]
 
 _POOL = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-_CHAT = "/chat/completions"
 
 
 def _async_http() -> httpx.AsyncClient:
@@ -59,27 +48,14 @@ class RelayClient(ClientState):
 
     def __init__(
         self,
-        api_key: str | SecretStr | None = None,
+        api_key: Any = None,
         base_url: str | None = None,
         *,
-        timeout: float | Timeouts | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
-        rate_limiter: RateLimiter | None = None,
-        on_usage: UsageCallback | Sequence[UsageCallback] | None = None,
-        pricing: Pricing | Mapping[str, PriceLike] | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            api_key,
-            base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            rate_limiter=rate_limiter,
-            on_usage=on_usage,
-            pricing=pricing,
-        )
+        super().__init__(api_key, base_url, options)
+        self._sleep = options.get("sleep") or time.sleep
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(limits=_POOL, follow_redirects=False)
 
@@ -98,51 +74,43 @@ class RelayClient(ClientState):
     ) -> None:
         self.close()
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        body: Any,
-        *,
-        model: str | None = None,
-        deadline: float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        """Send with retries; return a successful response whose body is not read yet."""
-        attempt = 0
-        while True:
-            request = self.build_request(self._http, method, path, body, deadline, extra_headers)
-            cause: httpx.TransportError | None = None
-            try:
-                response = self._http.send(request, stream=True, follow_redirects=False)
-            except httpx.TransportError as exc:
-                cause, error = exc, transport_error(exc, self.config.base_url)
-            else:
-                if response.status_code < 300:
-                    return response
+    # -- I/O: one step at a time ----------------------------------------------------------
+
+    def perform(self, step: Step) -> Outcome:
+        """Do ``step``'s I/O: (result, None), or (None, the httpx transport error)."""
+        kind = type(step)
+        try:
+            if kind is Pull:
+                source: ByteSource | None = step.source  # type: ignore[union-attr]
+                if source is None:
+                    return None, None
+                if source.iterator is None:
+                    source.iterator = source.response.iter_bytes()
+                return next(source.iterator, None), None
+            if kind is Send:
+                request = step.request.build(self._http)  # type: ignore[union-attr]
+                return self._http.send(request, stream=True, follow_redirects=False), None
+            if kind is ReadBody:
+                response: httpx.Response = step.response  # type: ignore[union-attr]
                 try:
-                    content = response.read()
-                except httpx.TransportError as exc:
-                    cause, error = exc, transport_error(exc, self.config.base_url)
-                else:
-                    error = self.error_for(response, content, model)
+                    return response.read(), None
                 finally:
                     response.close()
-            delay = self.retry_delay(attempt, error, cause, deadline)
-            if delay is None:
-                raise error from cause
-            time.sleep(delay)
-            attempt += 1
-
-    def _request(self, method: str, path: str, body: Any, **kw: Any) -> tuple[bytes, str | None]:
-        """Send, read the whole body, close; return (content, request id)."""
-        response = self._send(method, path, body, **kw)
-        try:
-            return response.read(), request_id_of(response.headers)
+            if kind is Close:
+                step.response.close()  # type: ignore[union-attr]
+            elif kind is Sleep:
+                self._sleep(step.seconds)  # type: ignore[union-attr]
+            return None, None
         except httpx.TransportError as exc:
-            raise reply_error(exc, self.config.base_url) from exc
-        finally:
-            response.close()
+            return None, exc
+
+    def _run(self, plan: Plan[T]) -> T:
+        done, result = advance(plan, None, None)
+        while not done:
+            done, result = advance(plan, *self.perform(result))
+        return result  # type: ignore[no-any-return]
+
+    # -- the API -------------------------------------------------------------------------
 
     def chat(
         self,
@@ -153,14 +121,7 @@ class RelayClient(ClientState):
         **params: Any,
     ) -> ChatCompletion:
         """One non-streamed chat completion. ``params`` are sent as-is (None dropped)."""
-        body, estimated = prepare_chat(self, model, messages, params, stream=False)
-        if self.rate_limiter is not None:
-            self.rate_limiter.acquire(estimated)
-        started = time.perf_counter()
-        content, request_id = self._request(
-            "POST", _CHAT, body, model=model, deadline=self.deadline(), extra_headers=extra_headers
-        )
-        return finish_chat(self, content, request_id, body, started, estimated)
+        return self._run(plans.chat(self, model, messages, params, extra_headers))
 
     def stream_chat(
         self,
@@ -172,54 +133,21 @@ class RelayClient(ClientState):
         **params: Any,
     ) -> ChatStream:
         """Open a streamed chat completion; errors before the first byte raise here."""
-        body, estimated = prepare_chat(
-            self, model, messages, params, stream=True, include_usage=include_usage
-        )
-        if self.rate_limiter is not None:
-            self.rate_limiter.acquire(estimated)
-        started = time.perf_counter()
-        kw: dict[str, Any] = {
-            "model": model,
-            "deadline": self.deadline(),
-            "extra_headers": extra_headers,
-        }
-        try:
-            response = self._send("POST", _CHAT, body, **kw)
-        except BadRequestError as exc:
-            retry_body = without_stream_options(self, exc, body)
-            if retry_body is None:
-                raise
-            body = retry_body
-            response = self._send("POST", _CHAT, body, **kw)
-        return ChatStream(
-            self,
-            response,
-            body["model"],
-            started,
-            estimated,
-            kw["deadline"],
-            resend=lambda: self._send("POST", _CHAT, body, **kw),
-        )
+        plan = plans.open_stream(self, model, messages, params, include_usage, extra_headers)
+        return ChatStream(self, self._run(plan), self.perform)
 
     def list_models(self) -> list[ModelInfo]:
-        """The models the relay serves right now (``GET /models``)."""
-        content, request_id = self._request("GET", "/models", None, deadline=self.deadline())
-        return finish_models(self, content, request_id)
+        """The models the relay serves right now (``GET /models``); their published limits
+        are remembered for this relay (see :meth:`model_info`)."""
+        return self._run(plans.list_models(self))
 
     def embed(self, *, model: str, input: str | Sequence[str], **params: Any) -> EmbeddingResult:
         """Embed one text or a batch (``encoding_format`` float); vectors in input order."""
-        body, estimated = prepare_embed(self, model, input, params)
-        if self.rate_limiter is not None:
-            self.rate_limiter.acquire(estimated)
-        started = time.perf_counter()
-        content, request_id = self._request(
-            "POST", "/embeddings", body, model=model, deadline=self.deadline()
-        )
-        return finish_embed(self, content, request_id, body, started, estimated)
+        return self._run(plans.embed(self, model, input, params))
 
 
 class AsyncRelayClient(ClientState):
-    """Asynchronous client for the HolySheep relay (the twin of :class:`RelayClient`).
+    """Asynchronous client for the HolySheep relay (same methods as :class:`RelayClient`).
 
     >>> async with AsyncRelayClient() as client:  # doctest: +SKIP
     ...     stream = await client.stream_chat(model="gpt-4.1", messages=msgs)
@@ -230,27 +158,14 @@ class AsyncRelayClient(ClientState):
 
     def __init__(
         self,
-        api_key: str | SecretStr | None = None,
+        api_key: Any = None,
         base_url: str | None = None,
         *,
-        timeout: float | Timeouts | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
-        rate_limiter: RateLimiter | None = None,
-        on_usage: UsageCallback | Sequence[UsageCallback] | None = None,
-        pricing: Pricing | Mapping[str, PriceLike] | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            api_key,
-            base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            rate_limiter=rate_limiter,
-            on_usage=on_usage,
-            pricing=pricing,
-        )
+        super().__init__(api_key, base_url, options)
+        self._sleep = options.get("sleep") or sleep
         self._owns_http = http_client is None
         self._http = http_client or _async_http()
         # an owned pool per event loop: usable across asyncio.run() calls and loops
@@ -271,52 +186,44 @@ class AsyncRelayClient(ClientState):
     ) -> None:
         await self.aclose()
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        body: Any,
-        *,
-        model: str | None = None,
-        deadline: float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        http = self._http if self._pools is None else await self._pools.current()
-        attempt = 0
-        while True:
-            request = self.build_request(http, method, path, body, deadline, extra_headers)
-            cause: httpx.TransportError | None = None
-            try:
-                response = await http.send(request, stream=True, follow_redirects=False)
-            except httpx.TransportError as exc:
-                cause, error = exc, transport_error(exc, self.config.base_url)
-            else:
-                if response.status_code < 300:
-                    return response
+    # -- I/O: one step at a time ----------------------------------------------------------
+
+    async def perform(self, step: Step) -> Outcome:
+        """Do ``step``'s I/O: (result, None), or (None, the httpx transport error)."""
+        kind = type(step)
+        try:
+            if kind is Pull:
+                source: ByteSource | None = step.source  # type: ignore[union-attr]
+                if source is None:
+                    return None, None
+                if source.iterator is None:
+                    source.iterator = source.response.aiter_bytes()
+                return await anext(source.iterator, None), None
+            if kind is Send:
+                http = self._http if self._pools is None else await self._pools.current()
+                request = step.request.build(http)  # type: ignore[union-attr]
+                return await http.send(request, stream=True, follow_redirects=False), None
+            if kind is ReadBody:
+                response: httpx.Response = step.response  # type: ignore[union-attr]
                 try:
-                    content = await response.aread()
-                except httpx.TransportError as exc:
-                    cause, error = exc, transport_error(exc, self.config.base_url)
-                else:
-                    error = self.error_for(response, content, model)
+                    return await response.aread(), None
                 finally:
                     await response.aclose()
-            delay = self.retry_delay(attempt, error, cause, deadline)
-            if delay is None:
-                raise error from cause
-            await sleep(delay)
-            attempt += 1
-
-    async def _request(
-        self, method: str, path: str, body: Any, **kw: Any
-    ) -> tuple[bytes, str | None]:
-        response = await self._send(method, path, body, **kw)
-        try:
-            return await response.aread(), request_id_of(response.headers)
+            if kind is Close:
+                await step.response.aclose()  # type: ignore[union-attr]
+            elif kind is Sleep:
+                await _maybe_await(self._sleep(step.seconds))  # type: ignore[union-attr]
+            return None, None
         except httpx.TransportError as exc:
-            raise reply_error(exc, self.config.base_url) from exc
-        finally:
-            await response.aclose()
+            return None, exc
+
+    async def _run(self, plan: Plan[T]) -> T:
+        done, result = advance(plan, None, None)
+        while not done:
+            done, result = advance(plan, *(await self.perform(result)))
+        return result  # type: ignore[no-any-return]
+
+    # -- the API -------------------------------------------------------------------------
 
     async def chat(
         self,
@@ -326,14 +233,7 @@ class AsyncRelayClient(ClientState):
         extra_headers: Mapping[str, str] | None = None,
         **params: Any,
     ) -> ChatCompletion:
-        body, estimated = prepare_chat(self, model, messages, params, stream=False)
-        if self.rate_limiter is not None:
-            await self.rate_limiter.aacquire(estimated)
-        started = time.perf_counter()
-        content, request_id = await self._request(
-            "POST", _CHAT, body, model=model, deadline=self.deadline(), extra_headers=extra_headers
-        )
-        return finish_chat(self, content, request_id, body, started, estimated)
+        return await self._run(plans.chat(self, model, messages, params, extra_headers))
 
     async def stream_chat(
         self,
@@ -344,47 +244,18 @@ class AsyncRelayClient(ClientState):
         extra_headers: Mapping[str, str] | None = None,
         **params: Any,
     ) -> AsyncChatStream:
-        body, estimated = prepare_chat(
-            self, model, messages, params, stream=True, include_usage=include_usage
-        )
-        if self.rate_limiter is not None:
-            await self.rate_limiter.aacquire(estimated)
-        started = time.perf_counter()
-        kw: dict[str, Any] = {
-            "model": model,
-            "deadline": self.deadline(),
-            "extra_headers": extra_headers,
-        }
-        try:
-            response = await self._send("POST", _CHAT, body, **kw)
-        except BadRequestError as exc:
-            retry_body = without_stream_options(self, exc, body)
-            if retry_body is None:
-                raise
-            body = retry_body
-            response = await self._send("POST", _CHAT, body, **kw)
-        return AsyncChatStream(
-            self,
-            response,
-            body["model"],
-            started,
-            estimated,
-            kw["deadline"],
-            resend=lambda: self._send("POST", _CHAT, body, **kw),
-        )
+        plan = plans.open_stream(self, model, messages, params, include_usage, extra_headers)
+        return AsyncChatStream(self, await self._run(plan), self.perform)
 
     async def list_models(self) -> list[ModelInfo]:
-        content, request_id = await self._request("GET", "/models", None, deadline=self.deadline())
-        return finish_models(self, content, request_id)
+        return await self._run(plans.list_models(self))
 
     async def embed(
         self, *, model: str, input: str | Sequence[str], **params: Any
     ) -> EmbeddingResult:
-        body, estimated = prepare_embed(self, model, input, params)
-        if self.rate_limiter is not None:
-            await self.rate_limiter.aacquire(estimated)
-        started = time.perf_counter()
-        content, request_id = await self._request(
-            "POST", "/embeddings", body, model=model, deadline=self.deadline()
-        )
-        return finish_embed(self, content, request_id, body, started, estimated)
+        return await self._run(plans.embed(self, model, input, params))
+
+
+async def _maybe_await(value: Any) -> None:
+    if hasattr(value, "__await__"):
+        await value

@@ -301,6 +301,7 @@ _CONTEXT_PATTERNS: tuple[str, ...] = (
 
 _MODEL_NOT_FOUND = re.compile(
     r"model_not_found|invalid model (name|id)|unknown model|no such model|"
+    r"not_found_error model: |"  # Anthropic: 404 not_found_error "model: <id>"
     r"model\b.*\b(not (found|available|exist|supported)|does not exist|is not valid)"
 )
 

@@ -11,75 +11,69 @@ upstream fails after the stream opened) raises the same typed error as an HTTP r
 the status it names. If it arrives before any content and names a retryable status (429,
 5xx, overloaded), the request is sent again under the client's retry policy, exactly as
 that HTTP status would be; after content, never (that would bill and print twice).
+
+Reading is one plan (:meth:`_StreamCore._plan`, see ``_plans``) for both flavours; they
+differ only in the driver that performs its steps.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._loops import sleep
-from ._protocol import (
-    handle_stream_event,
-    is_event_stream,
-    not_an_event_stream,
-    request_id_of,
+from ._plans import (
+    CHAT,
+    ByteSource,
+    Close,
+    OpenedStream,
+    Plan,
+    Pull,
+    ReadBody,
+    Sleep,
+    Step,
+    advance,
+    send,
 )
+from ._replies import is_event_stream, not_an_event_stream, request_id_of
+from ._stream_events import fold_event
+from ._transport import map_transport_error
 from .accumulate import StreamAccumulator, StreamResult
 from .errors import APIStatusError, RelayError, RelayTimeoutError, StreamInterruptedError
-from .sse import SSEDecoder
+from .sse import ServerSentEvent, SSEDecoder
 from .wire import ChatChunk
 
 if TYPE_CHECKING:
-    from ._base import ClientState
+    from ._state import ClientState
 
 __all__ = ["AsyncChatStream", "ChatStream"]
 
+Outcome = tuple[Any, BaseException | None]
+
 
 class _StreamCore:
-    """What both stream flavours share: decoding, folding and the end-of-stream checks."""
+    """What both stream flavours share: the reading plan, folding, the end-of-stream checks."""
 
-    def __init__(
-        self,
-        state: ClientState,
-        response: httpx.Response,
-        model: str,
-        started: float,
-        estimated_tokens: int,
-        deadline: float | None = None,
-    ) -> None:
+    def __init__(self, state: ClientState, opened: OpenedStream) -> None:
         self._state = state
-        self._deadline = deadline
+        self._opened = opened
+        self._deadline: float | None = opened.send_kw["deadline"]
         self._retries = 0
-        self._open(response)
-        self._model = model
-        self._started = started
-        self._estimated = estimated_tokens
+        self._model = str(opened.body["model"])
         self._result: StreamResult | None = None
+        self._open(opened.response)
 
     def _open(self, response: httpx.Response) -> None:
         """Start reading ``response`` (the first one, or a resend after an error frame)."""
         self._response = response
+        self._source = ByteSource(response)
         self.request_id = request_id_of(response.headers)
         self._decoder = SSEDecoder()
         self._acc = StreamAccumulator()
         self._done = False  # saw [DONE]
-
-    def _retry_delay(self, error: RelayError) -> float | None:
-        """Seconds before resending after an error frame, or None to raise ``error``.
-
-        Only frames (typed API errors naming a status) that arrive before any content.
-        """
-        if not isinstance(error, APIStatusError) or self._acc.has_content:
-            return None
-        delay = self._state.retry_delay(self._retries, error, None, self._deadline)
-        if delay is not None:
-            self._retries += 1
-        return delay
 
     @property
     def partial_text(self) -> str:
@@ -92,33 +86,65 @@ class _StreamCore:
             raise RuntimeError("the stream has not finished yet: iterate it to the end first")
         return self._result
 
-    @property
-    def _content_type(self) -> str:
-        return str(self._response.headers.get("content-type", ""))
+    # -- the plan ------------------------------------------------------------------------
 
-    def _not_a_stream(self, content: bytes) -> RelayError:
-        return not_an_event_stream(self._content_type, content, self.request_id)
+    def _plan(self) -> Plan[None]:
+        """Read to the end; resend after a retryable error frame that came before content."""
+        while True:
+            try:
+                yield from self._read()
+                return
+            except APIStatusError as error:
+                delay = self._retry_delay(error)
+                if delay is None:
+                    raise
+            yield Close(self._response)
+            yield Sleep(delay)
+            opened = self._opened
+            self._open((yield from send(self._state, "POST", CHAT, opened.body, **opened.send_kw)))
 
-    def _chunks(self, raw: bytes) -> list[ChatChunk]:
-        if self._deadline is not None and time.monotonic() > self._deadline:
+    def _read(self) -> Plan[None]:
+        content_type = str(self._response.headers.get("content-type", ""))
+        if not is_event_stream(content_type):
+            content = yield ReadBody(self._response)
+            raise not_an_event_stream(content_type, content, self.request_id)
+        chunks: list[ChatChunk] = []
+        while True:
+            try:
+                raw = yield Pull(chunks, self._source)
+            except httpx.TransportError as exc:
+                raise self._broken(exc) from exc
+            if raw is None:
+                break
+            chunks = self._fold(self._decoder.feed(raw), check_deadline=True)
+        yield Pull(self._fold(self._decoder.flush()), None)  # the last Pull emitted `chunks`
+        self._finish()
+
+    def _retry_delay(self, error: RelayError) -> float | None:
+        """Seconds before resending after an error frame, or None to raise ``error``.
+
+        Only frames (typed API errors naming a status) that arrive before any content.
+        """
+        if not isinstance(error, APIStatusError) or self._acc.has_content:
+            return None
+        delay = self._state.retry_policy.decide(self._retries, error, None, self._deadline)
+        if delay is not None:
+            self._retries += 1
+        return delay
+
+    def _fold(
+        self, events: Iterable[ServerSentEvent], check_deadline: bool = False
+    ) -> list[ChatChunk]:
+        deadline = self._deadline
+        if check_deadline and deadline is not None and self._state.retry_policy.clock() > deadline:
             raise RelayTimeoutError(
                 f"total deadline of {self._state.config.timeouts.total} s passed mid-stream",
                 request_id=self.request_id,
                 partial_text=self._acc.text,
             )
         out = []
-        for event in self._decoder.feed(raw):
-            chunk = handle_stream_event(event, self._acc, self.request_id)
-            if chunk is None:
-                self._done = True
-            else:
-                out.append(chunk)
-        return out
-
-    def _flush(self) -> list[ChatChunk]:
-        out = []
-        for event in self._decoder.flush():
-            chunk = handle_stream_event(event, self._acc, self.request_id)
+        for event in events:
+            chunk = fold_event(event, self._acc, self.request_id)
             if chunk is None:
                 self._done = True
             else:
@@ -136,30 +162,25 @@ class _StreamCore:
             )
         res.request_id = self.request_id
         res.model = res.model or self._model
-        res.latency_ms = (time.perf_counter() - self._started) * 1000
+        res.latency_ms = (time.perf_counter() - self._opened.started) * 1000
         res.cost_usd = self._state.record_usage(
             res.model,
             res.usage,
             res.latency_ms,
             self.request_id,
-            estimated_tokens=self._estimated,
+            estimated_tokens=self._opened.estimated_tokens,
             streamed=True,
         )
         self._result = res
 
     def _broken(self, exc: httpx.TransportError) -> RelayError:
-        from ._base import transport_error
-
-        if isinstance(exc, httpx.TimeoutException):
-            error = transport_error(exc, self._state.config.base_url, self._acc.text)
-        else:
-            error = StreamInterruptedError(
-                f"connection to the relay was lost mid-stream ({type(exc).__name__}); "
-                "the answer is incomplete",
-                partial_text=self._acc.text,
-            )
-        error.request_id = self.request_id
-        return error
+        return map_transport_error(
+            exc,
+            self._state.config.base_url,
+            "stream",
+            partial_text=self._acc.text,
+            request_id=self.request_id,
+        )
 
 
 class ChatStream(_StreamCore):
@@ -172,38 +193,21 @@ class ChatStream(_StreamCore):
     """
 
     def __init__(
-        self, *args: object, resend: Callable[[], httpx.Response] | None = None, **kwargs: object
+        self, state: ClientState, opened: OpenedStream, perform: Callable[[Step], Outcome]
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._resend = resend
-        self._iterator = self._iterate()
+        super().__init__(state, opened)
+        self._iterator = self._iterate(perform)
 
-    def _iterate(self) -> Generator[ChatChunk, None, None]:
+    def _iterate(self, perform: Callable[[Step], Outcome]) -> Iterator[ChatChunk]:
+        plan = self._plan()
         try:
-            while True:
-                try:
-                    yield from self._read()
-                    return
-                except APIStatusError as error:
-                    delay = self._retry_delay(error) if self._resend else None
-                    if delay is None or self._resend is None:
-                        raise
-                self._response.close()
-                time.sleep(delay)
-                self._open(self._resend())
+            done, step = advance(plan, None, None)
+            while not done:
+                if type(step) is Pull:
+                    yield from step.chunks
+                done, step = advance(plan, *perform(step))
         finally:
             self._response.close()
-
-    def _read(self) -> Generator[ChatChunk, None, None]:
-        try:
-            if not is_event_stream(self._content_type):
-                raise self._not_a_stream(self._response.read())
-            for raw in self._response.iter_bytes():
-                yield from self._chunks(raw)
-        except httpx.TransportError as exc:
-            raise self._broken(exc) from exc
-        yield from self._flush()
-        self._finish()
 
     def __iter__(self) -> Iterator[ChatChunk]:
         return self._iterator
@@ -212,7 +216,7 @@ class ChatStream(_StreamCore):
         return next(self._iterator)
 
     def close(self) -> None:
-        self._iterator.close()
+        self._iterator.close()  # type: ignore[attr-defined]
         self._response.close()
 
     def __enter__(self) -> ChatStream:
@@ -238,43 +242,26 @@ class AsyncChatStream(_StreamCore):
 
     def __init__(
         self,
-        *args: object,
-        resend: Callable[[], Awaitable[httpx.Response]] | None = None,
-        **kwargs: object,
+        state: ClientState,
+        opened: OpenedStream,
+        perform: Callable[[Step], Awaitable[Outcome]],
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._resend = resend
-        self._iterator = self._iterate()
+        super().__init__(state, opened)
+        self._iterator = self._iterate(perform)
 
-    async def _iterate(self) -> AsyncGenerator[ChatChunk, None]:
+    async def _iterate(
+        self, perform: Callable[[Step], Awaitable[Outcome]]
+    ) -> AsyncIterator[ChatChunk]:
+        plan = self._plan()
         try:
-            while True:
-                try:
-                    async for chunk in self._read():
+            done, step = advance(plan, None, None)
+            while not done:
+                if type(step) is Pull:
+                    for chunk in step.chunks:
                         yield chunk
-                    return
-                except APIStatusError as error:
-                    delay = self._retry_delay(error) if self._resend else None
-                    if delay is None or self._resend is None:
-                        raise
-                await self._response.aclose()
-                await sleep(delay)
-                self._open(await self._resend())
+                done, step = advance(plan, *(await perform(step)))
         finally:
             await self._response.aclose()
-
-    async def _read(self) -> AsyncGenerator[ChatChunk, None]:
-        try:
-            if not is_event_stream(self._content_type):
-                raise self._not_a_stream(await self._response.aread())
-            async for raw in self._response.aiter_bytes():
-                for chunk in self._chunks(raw):
-                    yield chunk
-        except httpx.TransportError as exc:
-            raise self._broken(exc) from exc
-        for chunk in self._flush():
-            yield chunk
-        self._finish()
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:
         return self._iterator

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 
-import holysheep_relay._base as core_base
+import holysheep_relay._state as core_state
 from holysheep_relay import RetryPolicy, close_clients
 from llama_index_holysheep import HolySheep, HolySheepEmbedding
 from tests.emulator import Emulator
@@ -30,7 +30,7 @@ class _FastRetryPolicy(RetryPolicy):
 @pytest.fixture(autouse=True)
 def _fresh_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No core client (and its learned state) survives from one test into the next."""
-    monkeypatch.setattr(core_base, "RetryPolicy", _FastRetryPolicy)
+    monkeypatch.setattr(core_state, "RetryPolicy", _FastRetryPolicy)
     close_clients()
     yield
     close_clients()

@@ -17,7 +17,7 @@ from holysheep_relay import (
     async_client,
     sync_client,
 )
-from holysheep_relay import pool as pool_module
+from holysheep_relay import shared_clients as pool_module
 from llama_index_holysheep import HolySheepEmbedding
 from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 
-import holysheep_relay._base as core_base
+import holysheep_relay._state as core_state
 from holysheep_relay import RetryPolicy, close_clients
 
 # Warnings from third-party objects we do not create (LlamaIndex chat memory uses aiosqlite).
@@ -67,7 +67,7 @@ def no_resource_warnings(no_resource_warnings_in_module: None) -> Iterator[None]
 
 @pytest.fixture(autouse=True)
 def fresh_clients(no_resource_warnings: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(core_base, "RetryPolicy", FastRetryPolicy)
+    monkeypatch.setattr(core_state, "RetryPolicy", FastRetryPolicy)
     close_clients()
     yield
     close_clients()

@@ -1,4 +1,4 @@
-"""Shared pooled clients (holysheep_relay.pool): sharing, identity, per-loop async, closing."""
+"""The shared-clients cache (holysheep_relay.shared_clients): sharing, identity, per-loop async, closing."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from holysheep_relay import (
     close_clients,
     sync_client,
 )
-from holysheep_relay import pool as pool_module
+from holysheep_relay import shared_clients as pool_module
 from tests.emulator import Emulator
 
 from .helpers import KEY, USER
@@ -275,6 +275,6 @@ def test_import_pulls_in_no_framework() -> None:
         "import sys, holysheep_relay\n"
         "bad = [m for m in ('langchain_core', 'llama_index') if m in sys.modules]\n"
         "assert not bad, bad\n"
-        "assert holysheep_relay.sync_client is holysheep_relay.pool.sync_client\n"
+        "assert holysheep_relay.sync_client is holysheep_relay.shared_clients.sync_client\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,6 @@
-"""Shared pooled clients: one relay client per configuration, for cheap, copied model objects.
+"""The process-wide cache of relay clients: one per configuration, for cheap, copied model objects.
+
+(Connection pools live inside each client; see ``_loop_pools`` for the async ones.)
 
 Adapters copy model objects freely; HTTP connection pools are not cheap. So a model keeps a
 :class:`ClientSpec` and asks here for its client: one :class:`RelayClient` per configuration
@@ -23,20 +25,21 @@ from __future__ import annotations
 import atexit
 import hashlib
 import threading
-from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import BuiltinMethodType, MethodType
-from typing import Any
 
-import httpx
 from pydantic import SecretStr
+from typing_extensions import Unpack
 
 from .client import AsyncRelayClient, RelayClient
-from .config import RelayConfig, Timeouts
+from .config import RelayConfig
 from .errors import ConfigurationError
+from .options import ClientOptions
 from .ratelimit import RateLimiter
-from .usage import PriceLike, Pricing, UsageCallback, as_callbacks, as_pricing
+from .retry import RetryPolicy
+from .usage import as_callbacks, as_pricing
 
 __all__ = ["ClientSpec", "aclose_clients", "async_client", "close_clients", "sync_client"]
 
@@ -76,9 +79,7 @@ class ClientSpec:
     config: RelayConfig
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
-    rate_limiter: RateLimiter | None = None
-    on_usage: tuple[UsageCallback, ...] = ()
-    pricing: Pricing | Mapping[str, PriceLike] | None = None
+    options: ClientOptions = field(default_factory=lambda: ClientOptions())
 
     @classmethod
     def build(
@@ -86,23 +87,20 @@ class ClientSpec:
         api_key: SecretStr | str | None,
         base_url: str | None = None,
         *,
-        timeout: float | Timeouts | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        default_headers: Mapping[str, str] | None = None,
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
-        rate_limiter: RateLimiter | None = None,
-        on_usage: UsageCallback | Sequence[UsageCallback] | None = None,
-        pricing: Pricing | Mapping[str, PriceLike] | None = None,
+        **options: Unpack[ClientOptions],
     ) -> ClientSpec:
         """Validate everything now: ``ConfigurationError`` before any I/O."""
+        policy = options.get("retry_policy")
         config = RelayConfig.from_args(
             api_key,
             base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
+            timeout=options.get("timeout"),
+            max_retries=options.get("max_retries", 2) if policy is None else policy.max_retries,
+            default_headers=options.get("default_headers"),
         )
+        rate_limiter = options.get("rate_limiter")
         if rate_limiter is not None and not isinstance(rate_limiter, RateLimiter):
             raise ConfigurationError(f"rate_limiter must be a RateLimiter, got {rate_limiter!r}")
         if rate_limiter is not None and (requests_per_minute or tokens_per_minute):
@@ -110,16 +108,25 @@ class ClientSpec:
                 "pass either rate_limiter=RateLimiter(...) or requests_per_minute / "
                 "tokens_per_minute, not both"
             )
-        callbacks = as_callbacks(on_usage)
-        if pricing is not None:
-            as_pricing(pricing)  # validates the table
-        spec = cls(config, requests_per_minute, tokens_per_minute, rate_limiter, callbacks, pricing)
+        if policy is not None and not isinstance(policy, RetryPolicy):
+            raise ConfigurationError(f"retry_policy must be a RetryPolicy, got {policy!r}")
+        kept = ClientOptions(**{k: v for k, v in options.items() if v is not None})  # type: ignore[typeddict-item]
+        kept["on_usage"] = as_callbacks(options.get("on_usage"))
+        if options.get("pricing") is not None:
+            as_pricing(options.get("pricing"))  # validates the table
+        spec = cls(config, requests_per_minute, tokens_per_minute, kept)
         _limiter(spec)  # validates numeric limits (ConfigurationError when not positive)
         return spec
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        """The explicit ``rate_limiter`` (None when the spec uses per-minute numbers)."""
+        return self.options.get("rate_limiter")
 
     @cached_property
     def key(self) -> tuple[Hashable, ...]:
         c = self.config
+        o = self.options
         return (
             hashlib.sha256(c.api_key.get_secret_value().encode()).hexdigest(),
             c.base_url,
@@ -128,9 +135,11 @@ class ClientSpec:
             tuple(sorted(c.default_headers.items())),
             self.requests_per_minute,
             self.tokens_per_minute,
-            _Same(self.rate_limiter),
-            tuple(_Same(cb) for cb in self.on_usage),
-            _Same(self.pricing),
+            _Same(o.get("rate_limiter")),
+            tuple(_Same(cb) for cb in o.get("on_usage") or ()),  # type: ignore[union-attr]
+            _Same(o.get("pricing")),
+            _Same(o.get("retry_policy")),
+            _Same(o.get("sleep")),
         )
 
     def __eq__(self, other: object) -> bool:
@@ -139,19 +148,15 @@ class ClientSpec:
     def __hash__(self) -> int:
         return hash(self.key)
 
-    def client_kwargs(self) -> dict[str, Any]:
-        """Constructor arguments of the client for this spec (the limiter resolved)."""
+    def client_options(self) -> ClientOptions:
+        """The client's settings for this spec (the shared limiter resolved)."""
         c = self.config
-        return {
-            "api_key": c.api_key,
-            "base_url": c.base_url,
-            "timeout": c.timeouts,
-            "max_retries": c.max_retries,
-            "default_headers": dict(c.default_headers),
-            "rate_limiter": _limiter(self),
-            "on_usage": list(self.on_usage),
-            "pricing": self.pricing,
-        }
+        options = ClientOptions(**self.options)
+        options["timeout"] = c.timeouts
+        options["max_retries"] = c.max_retries
+        options["default_headers"] = dict(c.default_headers)
+        options["rate_limiter"] = _limiter(self)
+        return options
 
 
 _lock = threading.RLock()
@@ -164,8 +169,9 @@ _async: dict[tuple[Hashable, ...], AsyncRelayClient] = {}
 
 def _limiter(spec: ClientSpec) -> RateLimiter | None:
     """The explicit limiter, else the shared one for the spec's key, URL and limits."""
-    if spec.rate_limiter is not None or not (spec.requests_per_minute or spec.tokens_per_minute):
-        return spec.rate_limiter
+    explicit = spec.options.get("rate_limiter")
+    if explicit is not None or not (spec.requests_per_minute or spec.tokens_per_minute):
+        return explicit
     key = (*spec.key[:2], spec.requests_per_minute, spec.tokens_per_minute)
     limiter = _limiters.get(key)
     if limiter is None:
@@ -183,7 +189,9 @@ def sync_client(spec: ClientSpec) -> RelayClient:
         with _lock:
             client = _sync.get(key)
             if client is None:
-                client = _sync[key] = RelayClient(**spec.client_kwargs())
+                client = _sync[key] = RelayClient(
+                    spec.config.api_key, spec.config.base_url, **spec.client_options()
+                )
     return client
 
 
@@ -195,7 +203,9 @@ async def async_client(spec: ClientSpec) -> AsyncRelayClient:
         with _lock:
             client = _async.get(key)
             if client is None:
-                client = _async[key] = AsyncRelayClient(**spec.client_kwargs())
+                client = _async[key] = AsyncRelayClient(
+                    spec.config.api_key, spec.config.base_url, **spec.client_options()
+                )
     return client
 
 

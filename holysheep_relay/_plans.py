@@ -1,0 +1,300 @@
+"""Every relay call as a plan: a generator of I/O steps, run by a sync or an async driver.
+
+A plan does everything but I/O: it builds the request, decides retries
+(:meth:`RetryPolicy.decide`), interprets replies and records usage. It yields a step and
+receives the step's result, or has the driver's ``httpx.TransportError`` thrown into it:
+
+- ``Send(request)`` -> the ``httpx.Response`` (headers read, body not yet);
+- ``ReadBody(response)`` -> its whole body as bytes (the response is then closed);
+- ``Close(response)`` -> None;
+- ``Sleep(seconds)`` -> None;
+- in streams, ``Pull(chunks, source)`` hands ``chunks`` to the caller, then returns the
+  next bytes of ``source`` (None at its end, or when ``source`` is None).
+
+So ``RelayClient`` and ``AsyncRelayClient`` differ only in their ``perform`` of a step
+(``_drive.py``); their public methods just pick a plan.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from . import _replies, _requests, _validate, served
+from ._state import ClientState, HttpRequest
+from ._transport import map_transport_error
+from .errors import BadRequestError, RelayError
+from .wire import ChatChunk, ChatCompletion, EmbeddingResult, ModelInfo
+
+__all__ = [
+    "CHAT",
+    "ByteSource",
+    "Close",
+    "OpenedStream",
+    "Plan",
+    "Pull",
+    "ReadBody",
+    "Send",
+    "Sleep",
+    "Step",
+    "advance",
+    "chat",
+    "embed",
+    "list_models",
+    "open_stream",
+    "send",
+]
+
+logger = logging.getLogger("holysheep_relay")
+
+T = TypeVar("T")
+CHAT = "/chat/completions"
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    request: HttpRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBody:
+    response: httpx.Response
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    response: httpx.Response
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(slots=True)
+class ByteSource:
+    """A stream's body; the driver keeps its (sync or async) byte iterator here."""
+
+    response: httpx.Response
+    iterator: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pull:
+    chunks: list[ChatChunk]
+    source: ByteSource | None
+
+
+Step = Send | ReadBody | Close | Sleep | Pull
+Plan = Generator[Step, Any, T]
+
+
+def advance(plan: Plan[T], value: Any, error: BaseException | None) -> tuple[bool, Any]:
+    """Resume ``plan`` with a step's result (or its error): (done, next step or result)."""
+    try:
+        return False, plan.send(value) if error is None else plan.throw(error)
+    except StopIteration as stop:
+        return True, stop.value
+
+
+def send(
+    state: ClientState,
+    method: str,
+    path: str,
+    body: Any,
+    *,
+    model: str | None = None,
+    deadline: float | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> Plan[httpx.Response]:
+    """Send with retries; return a successful response whose body is not read yet."""
+    attempt = 0
+    base_url = state.config.base_url
+    while True:
+        request = state.request(method, path, body, deadline, extra_headers)
+        cause: httpx.TransportError | None = None
+        error: RelayError
+        try:
+            response = yield Send(request)
+        except httpx.TransportError as exc:
+            cause, error = exc, map_transport_error(exc, base_url, "send")
+        else:
+            if response.status_code < 300:
+                return response  # type: ignore[no-any-return]
+            try:
+                content = yield ReadBody(response)
+            except httpx.TransportError as exc:
+                cause, error = exc, map_transport_error(exc, base_url, "send")
+            else:
+                error = state.error_for(response, content, model)
+        delay = state.retry_policy.decide(attempt, error, cause, deadline)
+        if delay is None:
+            raise error from cause
+        yield Sleep(delay)
+        attempt += 1
+
+
+def _request(
+    state: ClientState, method: str, path: str, body: Any, **kw: Any
+) -> Plan[tuple[bytes, str | None]]:
+    """Send, read the whole body; return (content, request id)."""
+    response = yield from send(state, method, path, body, **kw)
+    try:
+        content = yield ReadBody(response)
+    except httpx.TransportError as exc:
+        raise map_transport_error(exc, state.config.base_url, "reply") from exc
+    return content, _replies.request_id_of(response.headers)
+
+
+def _wait_for_budget(state: ClientState, tokens: int) -> Plan[None]:
+    if state.rate_limiter is not None:
+        wait = state.rate_limiter.reserve(tokens)
+        if wait > 0:
+            yield Sleep(wait)
+
+
+def _published_input_limit(state: ClientState, model: str) -> int | None:
+    info = state.model_info(model)
+    return info.input_limit if info is not None else None
+
+
+def _chat_body(
+    state: ClientState,
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    *,
+    stream: bool,
+    include_usage: bool = True,
+) -> tuple[dict[str, Any], int]:
+    """The request body and its token estimate (for the rate limiter)."""
+    body = _requests.build_chat_body(
+        model,
+        messages,
+        params,
+        stream=stream,
+        include_usage=include_usage and model not in state.no_stream_options,
+    )
+    chars = _validate.content_chars(body["messages"])
+    _validate.check_input_size(model, chars, _published_input_limit(state, model))
+    return body, _requests.estimate_tokens(body, chars)
+
+
+def chat(
+    state: ClientState,
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    extra_headers: Mapping[str, str] | None,
+) -> Plan[ChatCompletion]:
+    body, estimated = _chat_body(state, model, messages, params, stream=False)
+    yield from _wait_for_budget(state, estimated)
+    started = time.perf_counter()
+    content, request_id = yield from _request(
+        state,
+        "POST",
+        CHAT,
+        body,
+        model=model,
+        deadline=state.deadline(),
+        extra_headers=extra_headers,
+    )
+    data = _replies.parse_json(content, "reply", request_id)
+    completion = _replies.parse_completion(data, request_id)
+    completion.latency_ms = (time.perf_counter() - started) * 1000
+    completion.cost_usd = state.record_usage(
+        completion.model or model,
+        completion.usage,
+        completion.latency_ms,
+        request_id,
+        estimated_tokens=estimated,
+        streamed=False,
+    )
+    return completion
+
+
+@dataclass(slots=True)
+class OpenedStream:
+    """A stream whose 200 reply has arrived, and what is needed to send it again."""
+
+    response: httpx.Response
+    body: dict[str, Any]
+    send_kw: dict[str, Any]
+    started: float
+    estimated_tokens: int
+
+
+def open_stream(
+    state: ClientState,
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    include_usage: bool,
+    extra_headers: Mapping[str, str] | None,
+) -> Plan[OpenedStream]:
+    """Send a stream request; errors before the first byte of the stream raise here."""
+    body, estimated = _chat_body(
+        state, model, messages, params, stream=True, include_usage=include_usage
+    )
+    yield from _wait_for_budget(state, estimated)
+    started = time.perf_counter()
+    kw: dict[str, Any] = {
+        "model": model,
+        "deadline": state.deadline(),
+        "extra_headers": extra_headers,
+    }
+    try:
+        response = yield from send(state, "POST", CHAT, body, **kw)
+    except BadRequestError as exc:
+        if "stream_options" not in body or not _replies.is_stream_options_rejection(exc):
+            raise
+        logger.warning(
+            "the relay rejected stream_options for %s; streaming it without (its streams may "
+            "carry no usage); other models keep asking for usage",
+            model,
+        )
+        state.no_stream_options.add(model)
+        body = {k: v for k, v in body.items() if k != "stream_options"}
+        response = yield from send(state, "POST", CHAT, body, **kw)
+    return OpenedStream(response, body, kw, started, estimated)
+
+
+def list_models(state: ClientState) -> Plan[list[ModelInfo]]:
+    content, request_id = yield from _request(
+        state, "GET", "/models", None, deadline=state.deadline()
+    )
+    data = _replies.parse_json(content, "reply", request_id)
+    models = _replies.parse_models(data, request_id)
+    served.record(state.config.base_url, models)
+    return models
+
+
+def embed(
+    state: ClientState, model: str, inputs: str | Sequence[str], params: Mapping[str, Any]
+) -> Plan[EmbeddingResult]:
+    body = _requests.build_embed_body(model, inputs, params)
+    longest = max(len(text) for text in body["input"])
+    _validate.check_input_size(model, longest, _published_input_limit(state, model))
+    estimated = _requests.estimate_tokens(body, sum(len(text) for text in body["input"]))
+    yield from _wait_for_budget(state, estimated)
+    started = time.perf_counter()
+    content, request_id = yield from _request(
+        state, "POST", "/embeddings", body, model=model, deadline=state.deadline()
+    )
+    data = _replies.parse_json(content, "reply", request_id)
+    result = _replies.parse_embeddings(data, request_id, len(body["input"]))
+    result.latency_ms = (time.perf_counter() - started) * 1000
+    result.cost_usd = state.record_usage(
+        result.model or model,
+        result.usage,
+        result.latency_ms,
+        request_id,
+        estimated_tokens=estimated,
+        streamed=False,
+    )
+    return result
