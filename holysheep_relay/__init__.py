@@ -1,5 +1,10 @@
 """holysheep_relay: the shared core for talking to the HolySheep AI relay.
 
+The names here are what applications use: the clients, their streams and results, the
+errors, retry and rate-limit policies, usage and cost, and the catalog. Framework adapters
+reach the core through ``holysheep_relay.provider``; ``holysheep_relay.testing`` and the
+other modules are not imported by ``import holysheep_relay``.
+
 >>> from holysheep_relay import RelayClient
 >>> client = RelayClient(api_key="hs_example_key_0123456789")
 >>> client.config.base_url
@@ -7,9 +12,8 @@
 >>> client.close()
 """
 
-from . import served
 from ._version import __version__
-from .accumulate import StreamAccumulator, StreamResult
+from .accumulate import StreamResult
 from .catalog import ModelSpec, get_model_spec, known_model_ids, resolve_model
 from .client import AsyncRelayClient, RelayClient
 from .config import (
@@ -18,7 +22,6 @@ from .config import (
     DEFAULT_BASE_URL,
     RelayConfig,
     Timeouts,
-    normalize_base_url,
 )
 from .errors import (
     APIStatusError,
@@ -37,10 +40,9 @@ from .errors import (
     ServerError,
     StreamInterruptedError,
 )
+from .options import ClientOptions
 from .ratelimit import RateLimiter
-from .retry import RetryPolicy, parse_retry_after
-from .shared_clients import ClientSpec, aclose_clients, async_client, close_clients, sync_client
-from .sse import ServerSentEvent, SSEDecoder
+from .retry import RetryPolicy
 from .stream import AsyncChatStream, ChatStream
 from .usage import ModelPrice, ModelTotals, Pricing, UsageCallback, UsageEvent, UsageLedger
 from .wire import (
@@ -73,7 +75,7 @@ __all__ = [
     "ChatStream",
     "Choice",
     "ChunkChoice",
-    "ClientSpec",
+    "ClientOptions",
     "ConfigurationError",
     "ContextLengthExceededError",
     "Delta",
@@ -96,10 +98,7 @@ __all__ = [
     "RelayError",
     "RelayTimeoutError",
     "RetryPolicy",
-    "SSEDecoder",
     "ServerError",
-    "ServerSentEvent",
-    "StreamAccumulator",
     "StreamInterruptedError",
     "StreamResult",
     "Timeouts",
@@ -110,14 +109,7 @@ __all__ = [
     "UsageEvent",
     "UsageLedger",
     "__version__",
-    "aclose_clients",
-    "async_client",
-    "close_clients",
     "get_model_spec",
     "known_model_ids",
-    "normalize_base_url",
-    "parse_retry_after",
     "resolve_model",
-    "served",
-    "sync_client",
 ]

@@ -12,7 +12,7 @@ them, so an id is never reused); the key enters the cache key only as a SHA-256 
 Numeric limits without a ``rate_limiter`` share one :class:`RateLimiter` per key, URL and
 limits: one budget for every model using them.
 
->>> from holysheep_relay import ClientSpec, close_clients, sync_client
+>>> from holysheep_relay.shared_clients import ClientSpec, close_clients, sync_client
 >>> def spec() -> ClientSpec:
 ...     return ClientSpec.build("hs_example_key_0123456789", None, requests_per_minute=60)
 >>> sync_client(spec()) is sync_client(spec()), "hs_example" in repr(spec())

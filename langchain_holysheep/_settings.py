@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -11,13 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from typing_extensions import Self
 
 from holysheep_relay import (
-    API_KEY_ENV,
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
     AsyncRelayClient,
     ChatCompletion,
-    ClientSpec,
-    ConfigurationError,
     EmbeddingResult,
     ModelInfo,
     Pricing,
@@ -26,13 +21,15 @@ from holysheep_relay import (
     StreamResult,
     Timeouts,
     UsageEvent,
-    async_client,
-    normalize_base_url,
-    served,
-    sync_client,
 )
-from holysheep_relay.config import resolve_api_key
-from holysheep_relay.usage import as_pricing, notify
+from holysheep_relay.provider import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    Provider,
+    UsageReporter,
+    published_model_info,
+    resolve_api_key,
+)
 
 __all__ = ["RelaySettings"]
 
@@ -45,8 +42,8 @@ class RelaySettings(BaseModel):
 
     Validated when the model is built (a missing key or a bad URL raises
     ``ConfigurationError`` right away, before any request). Models with equal settings
-    share one pooled connection client (``holysheep_relay.pool``); shared clients get no
-    ``on_usage`` callbacks: usage is reported per model by the adapter.
+    share one pooled connection client (a ``holysheep_relay.provider.Provider``); shared
+    clients get no ``on_usage`` callbacks: usage is reported per model by the adapter.
     """
 
     model_config = ConfigDict(
@@ -75,7 +72,7 @@ class RelaySettings(BaseModel):
     """A core ``holysheep_relay.RateLimiter`` (share one between models and clients); also
     accepted as ``rate_limiter=`` (LangChain's own ``InMemoryRateLimiter`` works there too)."""
 
-    _spec: ClientSpec = PrivateAttr()
+    _provider: Provider = PrivateAttr()
     _pricing: Pricing | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
@@ -97,7 +94,7 @@ class RelaySettings(BaseModel):
 
     def _init_relay(self) -> None:
         """Validate the connection settings; call right after pydantic validation."""
-        self._spec = ClientSpec.build(
+        self._provider = Provider(
             self.api_key,
             self.base_url,
             timeout=self.timeout,
@@ -107,36 +104,22 @@ class RelaySettings(BaseModel):
             tokens_per_minute=self.tokens_per_minute,
             rate_limiter=self.relay_rate_limiter,
         )
-        self._pricing = None if self.pricing is None else as_pricing(self.pricing)
+        self._pricing = UsageReporter.build(self.on_usage, self.pricing).pricing  # validated
 
     def _published_model_info(self) -> ModelInfo | None:
         """This relay's own ``/models`` entry for the model, if a client has listed it."""
-        try:
-            url = normalize_base_url(self.base_url or DEFAULT_BASE_URL)
-        except ConfigurationError:
-            return None  # reported by _init_relay with the full message
-        return served.lookup(url, str(getattr(self, "model", "")))
+        return published_model_info(self.base_url, str(getattr(self, "model", "")))
 
     def _sync_client(self) -> RelayClient:
-        return sync_client(self._spec)
+        return self._provider.client()
 
     async def _async_client(self) -> AsyncRelayClient:
-        return await async_client(self._spec)
-
-    def _usage_callbacks(self) -> Sequence[UsageCallback]:
-        callbacks = self.on_usage
-        if callbacks is None:
-            return ()
-        return (callbacks,) if callable(callbacks) else callbacks
+        return await self._provider.async_client()
 
     def _report_usage(self, result: Priced, model: str, *, streamed: bool) -> UsageEvent:
         """The request's one ``UsageEvent`` (priced with ``pricing`` when given), delivered to
         this model's ``on_usage`` callbacks; ``result.cost_usd`` is updated to match."""
-        name = result.model or model
+        reporter = UsageReporter.build(self.on_usage)
         if self._pricing is not None:
-            result.cost_usd = self._pricing.cost(name, result.usage)
-        event = UsageEvent(
-            name, result.usage, result.cost_usd, result.latency_ms, result.request_id, streamed
-        )
-        notify(self._usage_callbacks(), event)
-        return event
+            reporter = UsageReporter(reporter.callbacks, self._pricing)
+        return reporter.report(result, model, streamed=streamed)

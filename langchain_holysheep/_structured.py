@@ -27,7 +27,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from holysheep_relay import InvalidInputError, get_model_spec
 
 if TYPE_CHECKING:
-    from .chat_models import ChatHolySheep
+    from langchain_core.language_models.chat_models import BaseChatModel
 
 __all__ = ["Method", "default_method", "response_format", "structured_runnable"]
 
@@ -60,7 +60,8 @@ def response_format(schema: Any, strict: bool | None = None) -> dict[str, Any]:
 
 
 def structured_runnable(
-    llm: ChatHolySheep,
+    llm: BaseChatModel,
+    model: str,
     schema: Any,
     *,
     method: Method | None,
@@ -69,7 +70,7 @@ def structured_runnable(
     kwargs: dict[str, Any],
 ) -> Runnable[Any, Any]:
     """The model bound for ``method`` piped into the matching output parser."""
-    method = method or default_method(llm.model)
+    method = method or default_method(model)
     if method not in _METHODS:
         raise InvalidInputError(f"method must be one of {', '.join(_METHODS)}, got {method!r}")
     if method == "json_mode" and strict is not None:

@@ -344,7 +344,13 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
         ``json_schema`` where the model supports it and function calling otherwise.
         """
         return structured_runnable(
-            self, schema, method=method, include_raw=include_raw, strict=strict, kwargs=kwargs
+            self,
+            self.model,
+            schema,
+            method=method,
+            include_raw=include_raw,
+            strict=strict,
+            kwargs=kwargs,
         )
 
     def get_num_tokens(self, text: str) -> int:

@@ -1,41 +1,71 @@
-"""The shared pooled-client spec of a LlamaIndex model (the LLM and the embedding alike)."""
+"""The relay connection both LlamaIndex classes share: one core ``Provider`` per settings.
+
+Reads only the model's own public fields (``api_key``, ``api_base``, ``timeout``,
+``max_retries``, ``default_headers``, optional per-minute limits) and the core
+``RateLimiter`` it was given; equal settings share one pooled client in the core.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from holysheep_relay import ClientSpec
-from holysheep_relay.config import resolve_api_key
+from typing_extensions import Self
 
-__all__ = ["copy_update", "pooled_spec"]
+from holysheep_relay import RateLimiter
+from holysheep_relay.provider import Provider, resolve_api_key
 
-
-def copy_update(update: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """``model_copy``'s update, with a new ``api_key`` validated into a ``SecretStr``
-    (``model_copy`` skips validation: a plain string would show in ``repr``)."""
-    if update and "api_key" in update:
-        return {**update, "api_key": resolve_api_key(update["api_key"])}
-    return update
+__all__ = ["RelayConnection"]
 
 
-def pooled_spec(model: Any) -> ClientSpec:
-    """``model``'s client spec, cached on it until a public field changes.
+class RelayConnection:
+    """Mixin for a LlamaIndex pydantic model that talks to the relay (see the module doc).
 
-    Reads the connection fields both model classes share (``api_key``, ``api_base``,
-    ``timeout``, ``max_retries``, ``default_headers``, optional per-minute limits and an
-    explicit core ``RateLimiter``); equal specs share one pooled client.
+    The model declares the fields and two private attributes: ``_provider_cache`` (None)
+    and ``_relay_limiter`` (a core ``RateLimiter`` or None).
     """
-    spec: ClientSpec | None = model._spec
-    if spec is None:
-        spec = model._spec = ClientSpec.build(
-            model.api_key,
-            model.api_base,
-            timeout=model.timeout,
-            max_retries=model.max_retries,
-            default_headers=model.default_headers,
-            requests_per_minute=getattr(model, "requests_per_minute", None),
-            tokens_per_minute=getattr(model, "tokens_per_minute", None),
-            rate_limiter=model._relay_limiter,
-        )
-    return spec
+
+    if TYPE_CHECKING:
+        api_key: Any
+        api_base: str
+        timeout: Any
+        max_retries: int
+        default_headers: dict[str, str] | None
+        _provider_cache: Provider | None
+        _relay_limiter: RateLimiter | None
+
+        def _super_copy(self, update: Mapping[str, Any] | None, deep: bool) -> Self: ...
+
+    def _provider(self) -> Provider:
+        """This model's provider, cached until a public field changes."""
+        provider = self._provider_cache
+        if provider is None:
+            provider = self._provider_cache = Provider(
+                self.api_key,
+                self.api_base,
+                requests_per_minute=getattr(self, "requests_per_minute", None),
+                tokens_per_minute=getattr(self, "tokens_per_minute", None),
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                default_headers=self.default_headers,
+                rate_limiter=self._relay_limiter,
+            )
+        return provider
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if not name.startswith("_"):
+            self._provider_cache = None  # rebuilt on next use; equal settings, same client
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose client follows its own settings (a new ``api_key`` included).
+
+        ``model_copy`` skips validation: a new key is made a ``SecretStr`` here, so it never
+        shows in ``repr``.
+        """
+        if update and "api_key" in update:
+            update = {**update, "api_key": resolve_api_key(update["api_key"])}
+        copy: Self = super().model_copy(update=update, deep=deep)  # type: ignore[misc]
+        copy._provider_cache = None
+        copy._provider()  # validated now, as in __init__
+        return copy

@@ -26,11 +26,11 @@ from llama_index.core.llms.utils import parse_partial_json
 from holysheep_relay import (
     ChatChunk,
     ChatCompletion,
-    StreamAccumulator,
     StreamResult,
     ToolCall,
     Usage,
 )
+from holysheep_relay.accumulate import StreamAccumulator
 
 from ._convert import wire_tool_call
 

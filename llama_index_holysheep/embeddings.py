@@ -8,35 +8,33 @@ from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import Field, PrivateAttr, SecretStr
-from typing_extensions import Self
 
 from holysheep_relay import (
-    ClientSpec,
     ConfigurationError,
     EmbeddingResult,
     Pricing,
     RateLimiter,
     Timeouts,
-    async_client,
-    sync_client,
 )
-from holysheep_relay.config import (
+from holysheep_relay.provider import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
+    PriceLike,
+    Provider,
+    UsageCallback,
+    UsageReporter,
     normalize_base_url,
     resolve_api_key,
 )
-from holysheep_relay.usage import PriceLike, UsageCallback
 
-from ._connection import copy_update, pooled_spec
-from ._usage import UsageReporter
+from ._connection import RelayConnection
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "HolySheepEmbedding"]
 
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 
 
-class HolySheepEmbedding(BaseEmbedding):
+class HolySheepEmbedding(RelayConnection, BaseEmbedding):
     """Embeddings from the HolySheep relay, sync and async, batched by ``embed_batch_size``.
 
     Any model id the relay serves works (no whitelist); ``dimensions`` shortens vectors on
@@ -59,7 +57,7 @@ class HolySheepEmbedding(BaseEmbedding):
 
     _relay_limiter: RateLimiter | None = PrivateAttr(default=None)
     _usage: UsageReporter = PrivateAttr(default=UsageReporter())
-    _spec: ClientSpec | None = PrivateAttr(default=None)
+    _provider_cache: Provider | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -88,26 +86,11 @@ class HolySheepEmbedding(BaseEmbedding):
         super().__init__(**fields, **kwargs)
         self._relay_limiter = relay_limiter
         self._usage = UsageReporter.build(on_usage, pricing)  # the model's own, not the client's
-        self._client_spec()  # validate the client settings now, before any request
+        self._provider()  # validate the client settings now, before any request
 
     @classmethod
     def class_name(cls) -> str:
         return "HolySheepEmbedding"
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        if not name.startswith("_"):
-            self._spec = None  # rebuilt on next use; equal settings find the same client
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy whose client follows its own settings (a new ``api_key`` included)."""
-        copy = super().model_copy(update=copy_update(update), deep=deep)
-        copy._spec = None
-        copy._client_spec()  # validated now, as in __init__
-        return copy
-
-    def _client_spec(self) -> ClientSpec:
-        return pooled_spec(self)
 
     def _params(self, texts: Sequence[str]) -> dict[str, Any]:
         return {
@@ -124,10 +107,10 @@ class HolySheepEmbedding(BaseEmbedding):
         return result.vectors
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self._vectors(sync_client(self._client_spec()).embed(**self._params(texts)))
+        return self._vectors(self._provider().client().embed(**self._params(texts)))
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        client = await async_client(self._client_spec())
+        client = await self._provider().async_client()
         return self._vectors(await client.embed(**self._params(texts)))
 
     def _get_text_embedding(self, text: str) -> Embedding:

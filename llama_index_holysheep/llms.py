@@ -29,35 +29,32 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import PydanticProgramMode
 from pydantic import BaseModel, Field, PrivateAttr, SecretStr
-from typing_extensions import Self
 
 from holysheep_relay import (
     AsyncChatStream,
     ChatCompletion,
     ChatStream,
-    ClientSpec,
     ConfigurationError,
     Pricing,
     RateLimiter,
     Timeouts,
-    async_client,
     get_model_spec,
-    served,
-    sync_client,
 )
-from holysheep_relay.config import (
+from holysheep_relay.provider import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
+    PriceLike,
+    Provider,
+    UsageCallback,
+    UsageReporter,
     normalize_base_url,
     resolve_api_key,
 )
-from holysheep_relay.usage import PriceLike, UsageCallback
 
-from ._connection import copy_update, pooled_spec
+from ._connection import RelayConnection
 from ._convert import resolve_tool_choice, to_wire_messages, to_wire_tools
 from ._responses import StreamFolder, chat_response, tool_selections
 from ._structured import json_schema_kwargs, parse_structured
-from ._usage import UsageReporter
 
 if TYPE_CHECKING:
     from llama_index.core.program.function_program import FunctionCallingProgram
@@ -93,7 +90,7 @@ async def _aiterate(
     yield folder.finish(stream.result, cost_usd=event.cost_usd)
 
 
-class HolySheep(FunctionCallingLLM):
+class HolySheep(RelayConnection, FunctionCallingLLM):
     """The HolySheep relay (Claude, GPT, Gemini, DeepSeek) as a LlamaIndex LLM.
 
     Streams, tools, agents and structured output work out of the box; every response
@@ -149,7 +146,7 @@ class HolySheep(FunctionCallingLLM):
 
     _relay_limiter: RateLimiter | None = PrivateAttr(default=None)
     _usage: UsageReporter = PrivateAttr(default=UsageReporter())
-    _spec: ClientSpec | None = PrivateAttr(default=None)
+    _provider_cache: Provider | None = PrivateAttr(default=None)
     _meta: tuple[tuple[Any, ...], LLMMetadata] | None = PrivateAttr(default=None)
 
     def __init__(
@@ -177,7 +174,7 @@ class HolySheep(FunctionCallingLLM):
         )
         self._relay_limiter = relay_limiter
         self._usage = UsageReporter.build(on_usage, pricing)  # the model's own, not the client's
-        self._client_spec()  # validate the client settings now, before any request
+        self._provider()  # validate the client settings now, before any request
         spec = get_model_spec(self.model)
         if (
             self.structured_output_mode == "json_schema"
@@ -193,23 +190,6 @@ class HolySheep(FunctionCallingLLM):
     def class_name(cls) -> str:
         return "HolySheep_LLM"
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        if not name.startswith("_"):
-            self._spec = None  # rebuilt on next use; equal settings find the same client
-
-    # -- configuration ---------------------------------------------------------------
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy whose client follows its own settings (a new ``api_key`` included)."""
-        copy = super().model_copy(update=copy_update(update), deep=deep)
-        copy._spec = None
-        copy._client_spec()  # validated now, as in __init__
-        return copy
-
-    def _client_spec(self) -> ClientSpec:
-        return pooled_spec(self)
-
     @property
     def metadata(self) -> LLMMetadata:
         key = (
@@ -217,13 +197,13 @@ class HolySheep(FunctionCallingLLM):
             self.context_window,
             self.max_tokens,
             self.is_function_calling_model,
-            served.lookup(self.api_base, self.model),
+            self._provider().model_info(self.model),
         )
         cached = self._meta
         if cached is not None and cached[0] == key:
             return cached[1]
         spec = get_model_spec(self.model)
-        live = served.lookup(self.api_base, self.model)  # the relay's /models, once listed
+        live = self._provider().model_info(self.model)  # the relay's /models, once listed
         tools = self.is_function_calling_model
         meta = LLMMetadata(
             context_window=self.context_window
@@ -267,24 +247,24 @@ class HolySheep(FunctionCallingLLM):
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         args = self._call_args(messages, kwargs)
         args.pop("stream_options", None)
-        return self._respond(sync_client(self._client_spec()).chat(**args), args["model"])
+        return self._respond(self._provider().client().chat(**args), args["model"])
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         args = self._call_args(messages, kwargs)
         args.pop("stream_options", None)
-        client = await async_client(self._client_spec())
+        client = await self._provider().async_client()
         return self._respond(await client.chat(**args), args["model"])
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         args = self._stream_args(messages, kwargs)
-        stream = sync_client(self._client_spec()).stream_chat(**args)
+        stream = self._provider().client().stream_chat(**args)
         return _iterate(stream, self._usage, args["model"])
 
     async def _astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         args = self._stream_args(messages, kwargs)
-        client = await async_client(self._client_spec())
+        client = await self._provider().async_client()
         return _aiterate(await client.stream_chat(**args), self._usage, args["model"])
 
     @llm_chat_callback()

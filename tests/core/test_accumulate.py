@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from holysheep_relay import StreamAccumulator
+from holysheep_relay.accumulate import StreamAccumulator
 from holysheep_relay.wire import chunk_from_dict
 
 

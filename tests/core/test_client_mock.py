@@ -496,7 +496,7 @@ def test_long_input_for_unknown_model_is_left_to_the_relay() -> None:
 
 
 def test_plain_http_to_a_remote_host_warns(caplog: pytest.LogCaptureFixture) -> None:
-    from holysheep_relay import normalize_base_url
+    from holysheep_relay.provider import normalize_base_url
 
     with caplog.at_level(logging.WARNING, logger="holysheep_relay"):
         normalize_base_url("http://127.0.0.1:8000/v1")

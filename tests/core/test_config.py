@@ -12,8 +12,8 @@ from holysheep_relay import (
     RelayClient,
     RelayConfig,
     Timeouts,
-    normalize_base_url,
 )
+from holysheep_relay.provider import normalize_base_url
 
 KEY = "hs_fake_config_secret_0123456789abcdef"
 

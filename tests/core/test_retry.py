@@ -7,8 +7,10 @@ import email.utils
 import httpx
 import pytest
 
-from holysheep_relay import RetryPolicy, parse_retry_after
-from holysheep_relay.retry import MAX_RETRY_AFTER
+from holysheep_relay import (
+    RetryPolicy,
+)
+from holysheep_relay.retry import MAX_RETRY_AFTER, parse_retry_after
 
 
 @pytest.mark.parametrize(

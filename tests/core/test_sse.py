@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from holysheep_relay import ServerSentEvent, SSEDecoder
-from holysheep_relay.sse import iter_sse
+from holysheep_relay.sse import ServerSentEvent, SSEDecoder, iter_sse
 
 
 def decode(*chunks: bytes) -> list[ServerSentEvent]:

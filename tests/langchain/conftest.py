@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from holysheep_relay import close_clients
+from holysheep_relay.provider import close_clients
 from langchain_holysheep import ChatHolySheep
 from tests.emulator import Emulator
 from tests.langchain.helpers import KEY, MODES, STREAMING

@@ -12,7 +12,11 @@ from typing import Any
 import pytest
 from langchain_core.load import dumpd, dumps, load
 
-from holysheep_relay import AsyncRelayClient, Timeouts, aclose_clients, close_clients
+from holysheep_relay import (
+    AsyncRelayClient,
+    Timeouts,
+)
+from holysheep_relay.provider import aclose_clients, close_clients
 from langchain_holysheep import ChatHolySheep, ConfigurationError, HolySheepEmbeddings
 from tests.emulator import Emulator
 from tests.langchain.helpers import KEY

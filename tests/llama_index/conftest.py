@@ -10,7 +10,10 @@ import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 
 import holysheep_relay._state as core_state
-from holysheep_relay import RetryPolicy, close_clients
+from holysheep_relay import (
+    RetryPolicy,
+)
+from holysheep_relay.provider import close_clients
 from llama_index_holysheep import HolySheep, HolySheepEmbedding
 from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY

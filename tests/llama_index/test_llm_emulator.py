@@ -246,7 +246,7 @@ async def test_llama_index_rate_limiters_still_apply(emulator: Emulator) -> None
 
     limiter = Counting(requests_per_minute=1000)
     llm = make_llm(emulator, rate_limiter=limiter)
-    assert llm.rate_limiter is limiter and llm._client_spec().rate_limiter is None
+    assert llm.rate_limiter is limiter and llm._provider().spec.rate_limiter is None
     for mode in MODES:
         await run(llm, mode, user())
     assert limiter.acquired == 4

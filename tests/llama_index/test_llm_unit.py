@@ -33,8 +33,6 @@ from holysheep_relay import (
     StreamResult,
     ToolCall,
     UsageLedger,
-    async_client,
-    sync_client,
 )
 from holysheep_relay.wire import chunk_from_dict
 from llama_index_holysheep import HolySheep, HolySheepEmbedding
@@ -62,7 +60,7 @@ def test_key_never_appears_in_any_serialisation() -> None:
         json.dumps(llm.to_dict()),
         str(llm.model_dump()),
         str(llm.to_payload()),
-        repr(llm._client_spec()),
+        repr(llm._provider().spec),
     ]
     for text in dumped:
         assert SECRET_KEY not in text
@@ -79,9 +77,9 @@ def test_round_trip_through_to_dict_takes_the_key_from_the_environment(
     assert again.model == "gemini-2.5-flash" and again.temperature == 0.2
     assert again.api_base == original.api_base
     assert again.api_key.get_secret_value() == SECRET_KEY
-    limiter = sync_client(again._client_spec()).rate_limiter
+    limiter = again._provider().client().rate_limiter
     assert limiter is not None and limiter.requests_per_minute == 30
-    assert limiter is sync_client(original._client_spec()).rate_limiter  # one shared budget
+    assert limiter is original._provider().client().rate_limiter  # one shared budget
 
 
 def test_pickle_keeps_working(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,35 +170,35 @@ def test_core_rate_limiter_goes_to_the_core_not_the_framework() -> None:
     limiter = RateLimiter(requests_per_minute=10)
     llm = _llm(rate_limiter=limiter)
     assert llm.rate_limiter is None  # LlamaIndex would call acquire() with its own signature
-    assert llm._client_spec().rate_limiter is limiter
-    assert sync_client(llm._client_spec()).rate_limiter is limiter  # by identity
+    assert llm._provider().spec.rate_limiter is limiter
+    assert llm._provider().client().rate_limiter is limiter  # by identity
     with pytest.raises(ConfigurationError):
         _llm(rate_limiter=limiter, requests_per_minute=5)
 
 
 def test_numeric_limits_share_one_limiter_per_key_and_limits() -> None:
     a, b = _llm(tokens_per_minute=1000), _llm(model="claude-sonnet-4.5", tokens_per_minute=1000)
-    assert a._client_spec().tokens_per_minute == 1000  # numbers, not a per-model object
-    shared = sync_client(a._client_spec()).rate_limiter
+    assert a._provider().spec.tokens_per_minute == 1000  # numbers, not a per-model object
+    shared = a._provider().client().rate_limiter
     assert shared is not None and shared.tokens_per_minute == 1000
-    assert sync_client(b._client_spec()) is sync_client(a._client_spec())
-    other = sync_client(_llm(tokens_per_minute=2000)._client_spec()).rate_limiter
+    assert b._provider().client() is a._provider().client()
+    other = _llm(tokens_per_minute=2000)._provider().client().rate_limiter
     assert other is not None and other is not shared and other.tokens_per_minute == 2000
     a.tokens_per_minute = 2000  # a changed field picks the matching limiter
-    assert sync_client(a._client_spec()).rate_limiter is other
+    assert a._provider().client().rate_limiter is other
 
 
 def test_one_sync_client_per_configuration() -> None:
     a, b = _llm(temperature=0.1), _llm(model="claude-sonnet-4.5")
-    assert sync_client(a._client_spec()) is sync_client(b._client_spec())
+    assert a._provider().client() is b._provider().client()
     c = _llm(max_retries=5)
-    assert sync_client(c._client_spec()) is not sync_client(a._client_spec())
+    assert c._provider().client() is not a._provider().client()
     ledger_calls: list[Any] = []
     d = _llm(on_usage=ledger_calls.append, pricing={"gpt-4.1": {"input": 1.0, "output": 1.0}})
-    assert sync_client(d._client_spec()) is sync_client(a._client_spec())  # usage: per model
+    assert d._provider().client() is a._provider().client()  # usage: per model
     a.max_retries = 5  # a config change picks the matching client
-    assert sync_client(a._client_spec()) is sync_client(c._client_spec())
-    assert sync_client(a._client_spec()).config.max_retries == 5
+    assert a._provider().client() is c._provider().client()
+    assert a._provider().client().config.max_retries == 5
 
 
 def test_one_async_client_serves_every_event_loop_and_each_loop_closes_its_pool(
@@ -214,8 +212,8 @@ def test_one_async_client_serves_every_event_loop_and_each_loop_closes_its_pool(
 
     async def go() -> AsyncRelayClient:
         assert (await llm.achat(user())).message.content
-        client = await async_client(llm._client_spec())
-        assert client is await async_client(llm._client_spec())
+        client = await llm._provider().async_client()
+        assert client is await llm._provider().async_client()
         assert client.usage_callbacks == []  # shared: the adapter reports per model
         assert client._pools is not None
         pools.extend(entry.http for entry in client._pools._pools.values())

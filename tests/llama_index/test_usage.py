@@ -14,8 +14,6 @@ from holysheep_relay import (
     Usage,
     UsageEvent,
     UsageLedger,
-    async_client,
-    sync_client,
 )
 from holysheep_relay import shared_clients as pool_module
 from llama_index_holysheep import HolySheepEmbedding
@@ -49,11 +47,11 @@ async def test_models_with_their_own_ledgers_and_prices_share_one_pooled_client(
     ledger_a, ledger_b = UsageLedger(), UsageLedger()
     a = make_llm(emulator, on_usage=ledger_a, pricing=PRICES_A)
     b = make_llm(emulator, on_usage=[ledger_b], pricing=PRICES_B)
-    assert sync_client(a._client_spec()) is sync_client(b._client_spec())
+    assert a._provider().client() is b._provider().client()
     answers_a = [a.chat(user()), await a.achat(user())]
     answer_b = list(b.stream_chat(user()))[-1]
     assert len(pool_module._sync) == 1 and emulator.connections_opened == 2  # sync + async
-    assert await async_client(a._client_spec()) is await async_client(b._client_spec())
+    assert await a._provider().async_client() is await b._provider().async_client()
 
     assert ledger_a.total.requests == 2 and ledger_b.total.requests == 1
     tokens_a = sum(r.additional_kwargs["total_tokens"] for r in answers_a)
@@ -158,7 +156,7 @@ async def test_embeddings_report_each_request_to_their_own_ledger(emulator: Emul
     prices = {"text-embedding-3-small": {"input": 500.0, "output": 0.0}}
     a = _embedder(emulator, on_usage=ledger_a, pricing=prices, embed_batch_size=3)
     b = _embedder(emulator, on_usage=[_boom, ledger_b])
-    assert sync_client(a._client_spec()) is sync_client(b._client_spec())
+    assert a._provider().client() is b._provider().client()
     a.get_text_embedding_batch([f"text {i}" for i in range(7)])  # 3 requests
     await b.aget_text_embedding("hello")
     assert len(pool_module._sync) == 1

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 import pytest
 
 import holysheep_relay._state as core_state
-from holysheep_relay import RetryPolicy, close_clients
+from holysheep_relay import (
+    RetryPolicy,
+)
+from holysheep_relay.provider import close_clients
 
 # Warnings from third-party objects we do not create (LlamaIndex chat memory uses aiosqlite).
 FOREIGN = ("aiosqlite", "sqlite3")

@@ -22,7 +22,12 @@ from typing import Any
 
 import pytest
 
-from holysheep_relay import AsyncRelayClient, RateLimiter, RelayClient, close_clients
+from holysheep_relay import (
+    AsyncRelayClient,
+    RateLimiter,
+    RelayClient,
+)
+from holysheep_relay.provider import close_clients
 from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 

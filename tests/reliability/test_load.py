@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from holysheep_relay import close_clients
+from holysheep_relay.provider import close_clients
 from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 

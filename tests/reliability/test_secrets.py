@@ -20,13 +20,13 @@ import pytest
 from holysheep_relay import (
     AsyncRelayClient,
     AuthenticationError,
-    ClientSpec,
     ConfigurationError,
     ProtocolError,
     RelayClient,
     RelayConfig,
     RelayError,
 )
+from holysheep_relay.provider import ClientSpec
 from tests.emulator import Emulator
 
 from .entrypoints import ENTRY_POINTS, EntryPoint, Target, core_chat, core_stream
