@@ -74,6 +74,7 @@ class _StreamCore:
         self._decoder = SSEDecoder()
         self._acc = StreamAccumulator()
         self._done = False  # saw [DONE]
+        self._pending: RelayError | None = None
 
     @property
     def partial_text(self) -> str:
@@ -110,6 +111,10 @@ class _StreamCore:
             raise not_an_event_stream(content_type, content, self.request_id)
         chunks: list[ChatChunk] = []
         while True:
+            if self._pending is not None:  # chunks that came with an error: deliver, then raise
+                yield Pull(chunks, None)
+                error, self._pending = self._pending, None
+                raise error
             try:
                 raw = yield Pull(chunks, self._source)
             except httpx.TransportError as exc:
@@ -118,6 +123,8 @@ class _StreamCore:
                 break
             chunks = self._fold(self._decoder.feed(raw), check_deadline=True)
         yield Pull(self._fold(self._decoder.flush()), None)  # the last Pull emitted `chunks`
+        if self._pending is not None:
+            raise self._pending
         self._finish()
 
     def _retry_delay(self, error: RelayError) -> float | None:
@@ -142,13 +149,18 @@ class _StreamCore:
                 request_id=self.request_id,
                 partial_text=self._acc.text,
             )
-        out = []
-        for event in events:
-            chunk = fold_event(event, self._acc, self.request_id)
-            if chunk is None:
-                self._done = True
-            else:
-                out.append(chunk)
+        out: list[ChatChunk] = []
+        try:
+            for event in events:
+                chunk = fold_event(event, self._acc, self.request_id)
+                if chunk is None:
+                    self._done = True
+                else:
+                    out.append(chunk)
+        except RelayError as error:
+            if not out:
+                raise
+            self._pending = error  # raised once the chunks before it reach the caller
         return out
 
     def _finish(self) -> None:

@@ -6,6 +6,7 @@ content a retryable one is retried under the client's retry policy, after conten
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -177,3 +178,37 @@ def test_json_error_instead_of_a_stream_is_retried_like_a_frame(sync: bool) -> N
     error = stream_error(sync, streams, max_retries=1)
     assert type(error) is RateLimitError
     assert len(streams.requests) == 2
+
+
+@both
+def test_chunks_in_the_same_read_as_an_error_frame_reach_the_caller_first(sync: bool) -> None:
+    """Content and an error frame in one network read: the content is yielded, then the
+    error is raised (not retried: content came first), so token callbacks see every token."""
+    body = sse(*text_chunks("Hel", "lo", finish=None, usage=False), done=False) + frame(LITELLM_429)
+    streams = Streams(body)
+    client_kw: dict[str, Any] = {"base_url": URL, "max_retries": 2}
+    seen: list[str] = []
+    with pytest.raises(RateLimitError) as info:
+        Runner(sync, streams, **client_kw).stream()
+    runner = Runner(sync, Streams(body), **client_kw)
+    if sync:
+        with runner._sync_client() as client, pytest.raises(RateLimitError):
+            for chunk in client.stream_chat(
+                model="gpt-4.1", messages=[{"role": "user", "content": "x"}]
+            ):
+                seen.extend(c.delta.content or "" for c in chunk.choices)
+    else:
+
+        async def collect() -> None:
+            async with runner._async_client() as client:
+                stream = await client.stream_chat(
+                    model="gpt-4.1", messages=[{"role": "user", "content": "x"}]
+                )
+                with pytest.raises(RateLimitError):
+                    async for chunk in stream:
+                        seen.extend(c.delta.content or "" for c in chunk.choices)
+
+        asyncio.run(collect())
+    assert "".join(seen) == "Hello"
+    assert info.value.partial_text == "Hello"
+    assert len(streams.requests) == 1
