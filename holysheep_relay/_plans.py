@@ -56,22 +56,22 @@ T = TypeVar("T")
 CHAT = "/chat/completions"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     request: HttpRequest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadBody:
     response: httpx.Response
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Close:
     response: httpx.Response
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sleep:
     seconds: float
 
@@ -84,7 +84,7 @@ class ByteSource:
     iterator: Any = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pull:
     chunks: list[ChatChunk]
     source: ByteSource | None

@@ -101,13 +101,21 @@ _REQUEST_ID_HEADERS = (
 )
 
 
+_FALLBACK_ORDER = {name: rank for rank, name in enumerate(_REQUEST_ID_HEADERS[1:])}
+
+
 def request_id_of(headers: Mapping[str, str]) -> str | None:
-    """The request id from the first header that carries one (``headers`` case-insensitive)."""
-    for name in _REQUEST_ID_HEADERS:
-        value = headers.get(name)
-        if value:
-            return value
-    return None
+    """The request id from the first header that carries one (``headers`` case-insensitive,
+    with lower-case ``items()``, as httpx's are)."""
+    value = headers.get("x-request-id")
+    if value:
+        return value
+    found = [
+        (_FALLBACK_ORDER[name], value)
+        for name, value in headers.items()
+        if value and name in _FALLBACK_ORDER
+    ]
+    return min(found)[1] if found else None
 
 
 def is_event_stream(content_type: str) -> bool:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 from typing_extensions import Unpack
 
 from . import _plans as plans
+from ._closing import AsyncClosing, Closing
 from ._loop_pools import LoopPools, sleep
 from ._plans import ByteSource, Close, Plan, Pull, ReadBody, Send, Sleep, Step, advance
 from ._state import ClientState
@@ -37,7 +37,7 @@ def _async_http() -> httpx.AsyncClient:
     return httpx.AsyncClient(limits=_POOL, follow_redirects=False)
 
 
-class RelayClient(ClientState):
+class RelayClient(Closing, ClientState):
     """Synchronous client for the HolySheep relay.
 
     >>> from holysheep_relay import RelayClient
@@ -62,17 +62,6 @@ class RelayClient(ClientState):
     def close(self) -> None:
         if self._owns_http:
             self._http.close()
-
-    def __enter__(self) -> RelayClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- I/O: one step at a time ----------------------------------------------------------
 
@@ -146,7 +135,7 @@ class RelayClient(ClientState):
         return self._run(plans.embed(self, model, input, params))
 
 
-class AsyncRelayClient(ClientState):
+class AsyncRelayClient(AsyncClosing, ClientState):
     """Asynchronous client for the HolySheep relay (same methods as :class:`RelayClient`).
 
     >>> async with AsyncRelayClient() as client:  # doctest: +SKIP
@@ -174,17 +163,6 @@ class AsyncRelayClient(ClientState):
     async def aclose(self) -> None:
         if self._pools is not None:
             await self._pools.aclose()
-
-    async def __aenter__(self) -> AsyncRelayClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- I/O: one step at a time ----------------------------------------------------------
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 import atexit
 import hashlib
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import BuiltinMethodType, MethodType
+from typing import TypeVar
 
 from pydantic import SecretStr
 from typing_extensions import Unpack
@@ -181,32 +182,29 @@ def _limiter(spec: ClientSpec) -> RateLimiter | None:
     return limiter
 
 
-def sync_client(spec: ClientSpec) -> RelayClient:
-    """The process-wide client for ``spec`` (created on first use)."""
-    key = spec.key
-    client = _sync.get(key)
+C = TypeVar("C", RelayClient, AsyncRelayClient)
+
+
+def _cached(cache: dict[tuple[Hashable, ...], C], make: Callable[..., C], spec: ClientSpec) -> C:
+    client = cache.get(spec.key)
     if client is None:
         with _lock:
-            client = _sync.get(key)
+            client = cache.get(spec.key)
             if client is None:
-                client = _sync[key] = RelayClient(
-                    spec.config.api_key, spec.config.base_url, **spec.client_options()
-                )
+                config = spec.config
+                client = make(config.api_key, config.base_url, **spec.client_options())
+                cache[spec.key] = client
     return client
+
+
+def sync_client(spec: ClientSpec) -> RelayClient:
+    """The process-wide client for ``spec`` (created on first use)."""
+    return _cached(_sync, RelayClient, spec)
 
 
 async def async_client(spec: ClientSpec) -> AsyncRelayClient:
     """The process-wide async client for ``spec`` (pools per event loop inside it)."""
-    key = spec.key
-    client = _async.get(key)
-    if client is None:
-        with _lock:
-            client = _async.get(key)
-            if client is None:
-                client = _async[key] = AsyncRelayClient(
-                    spec.config.api_key, spec.config.base_url, **spec.client_options()
-                )
-    return client
+    return _cached(_async, AsyncRelayClient, spec)
 
 
 def close_clients() -> None:

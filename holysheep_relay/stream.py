@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ._closing import AsyncClosing, Closing
 from ._plans import (
     CHAT,
     ByteSource,
@@ -195,7 +195,7 @@ class _StreamCore:
         )
 
 
-class ChatStream(_StreamCore):
+class ChatStream(Closing, _StreamCore):
     """A sync stream of :class:`ChatChunk`; ``.result`` holds the folded answer at the end.
 
     >>> with client.stream_chat(model="gpt-4.1", messages=msgs) as stream:  # doctest: +SKIP
@@ -231,17 +231,6 @@ class ChatStream(_StreamCore):
         self._iterator.close()  # type: ignore[attr-defined]
         self._response.close()
 
-    def __enter__(self) -> ChatStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def until_done(self) -> StreamResult:
         """Consume the rest of the stream and return the folded result."""
         for _ in self._iterator:
@@ -249,7 +238,7 @@ class ChatStream(_StreamCore):
         return self.result
 
 
-class AsyncChatStream(_StreamCore):
+class AsyncChatStream(AsyncClosing, _StreamCore):
     """The async twin of :class:`ChatStream` (``async for``, ``aclose()``)."""
 
     def __init__(
@@ -285,17 +274,6 @@ class AsyncChatStream(_StreamCore):
         # Only the response: the generator's own ``finally`` would do no more, and a loop's
         # shutdown may be closing that generator concurrently (aclose() would then raise).
         await self._response.aclose()
-
-    async def __aenter__(self) -> AsyncChatStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def until_done(self) -> StreamResult:
         async for _ in self._iterator:

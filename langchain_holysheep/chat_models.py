@@ -18,13 +18,13 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
-from holysheep_relay import ChatCompletion, RelayError, StreamResult, get_model_spec
+from holysheep_relay import ChatCompletion, StreamResult, get_model_spec
 
 from ._convert import message_to_dict, messages_to_dicts, tool_choice_param
 from ._responses import StreamConverter, chat_result
 from ._settings import RelaySettings
 from ._structured import Method, response_format, structured_runnable
-from .errors import with_langchain_parent
+from .errors import langchain_errors
 
 __all__ = ["ChatHolySheep"]
 
@@ -39,6 +39,17 @@ class _Call(NamedTuple):
     params: dict[str, Any]
     extra_headers: Mapping[str, str] | None
     include_usage: bool
+
+    def chat_kwargs(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": self.messages,
+            "extra_headers": self.extra_headers,
+            **self.params,
+        }
+
+    def stream_kwargs(self) -> dict[str, Any]:
+        return {**self.chat_kwargs(), "include_usage": self.include_usage}
 
 
 class ChatHolySheep(RelaySettings, BaseChatModel):
@@ -215,17 +226,8 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         call = self._prepare(messages, stop, kwargs)
-        client = self._sync_client()
-        try:
-            completion = client.chat(
-                model=call.model,
-                messages=call.messages,
-                extra_headers=call.extra_headers,
-                **call.params,
-            )
-        except RelayError as exc:
-            with_langchain_parent(exc)
-            raise
+        with langchain_errors():
+            completion = self._sync_client().chat(**call.chat_kwargs())
         return self._finish(completion, call.model)
 
     async def _agenerate(
@@ -236,17 +238,8 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         call = self._prepare(messages, stop, kwargs)
-        client = await self._async_client()
-        try:
-            completion = await client.chat(
-                model=call.model,
-                messages=call.messages,
-                extra_headers=call.extra_headers,
-                **call.params,
-            )
-        except RelayError as exc:
-            with_langchain_parent(exc)
-            raise
+        with langchain_errors():
+            completion = await (await self._async_client()).chat(**call.chat_kwargs())
         return self._finish(completion, call.model)
 
     def _stream(
@@ -258,24 +251,11 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         call = self._prepare(messages, stop, kwargs)
         converter = StreamConverter()
-        client = self._sync_client()
-        try:
-            with client.stream_chat(
-                model=call.model,
-                messages=call.messages,
-                include_usage=call.include_usage,
-                extra_headers=call.extra_headers,
-                **call.params,
-            ) as stream:
-                for chunk in stream:
-                    generation = converter.convert(chunk)
-                    if generation is not None:
-                        yield generation
-            result = stream.result
-        except RelayError as exc:
-            with_langchain_parent(exc)
-            raise
-        yield self._finish_stream(converter, result, call.model)
+        with langchain_errors(), self._sync_client().stream_chat(**call.stream_kwargs()) as stream:
+            for chunk in stream:
+                if (generation := converter.convert(chunk)) is not None:
+                    yield generation
+        yield self._finish_stream(converter, stream.result, call.model)
 
     async def _astream(
         self,
@@ -286,24 +266,13 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         call = self._prepare(messages, stop, kwargs)
         converter = StreamConverter()
-        client = await self._async_client()
-        try:
-            async with await client.stream_chat(
-                model=call.model,
-                messages=call.messages,
-                include_usage=call.include_usage,
-                extra_headers=call.extra_headers,
-                **call.params,
-            ) as stream:
+        with langchain_errors():
+            client = await self._async_client()
+            async with await client.stream_chat(**call.stream_kwargs()) as stream:
                 async for chunk in stream:
-                    generation = converter.convert(chunk)
-                    if generation is not None:
+                    if (generation := converter.convert(chunk)) is not None:
                         yield generation
-            result = stream.result
-        except RelayError as exc:
-            with_langchain_parent(exc)
-            raise
-        yield self._finish_stream(converter, result, call.model)
+        yield self._finish_stream(converter, stream.result, call.model)
 
     # -- tools, structured output, token counting -----------------------------------------
 

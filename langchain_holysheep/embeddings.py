@@ -9,10 +9,10 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from pydantic import Field
 
-from holysheep_relay import EmbeddingResult, InvalidInputError, RelayError
+from holysheep_relay import EmbeddingResult, InvalidInputError
 
 from ._settings import RelaySettings
-from .errors import with_langchain_parent
+from .errors import langchain_errors
 
 __all__ = ["HolySheepEmbeddings"]
 
@@ -70,13 +70,10 @@ class HolySheepEmbeddings(RelaySettings, Embeddings):
         """One vector per text, in order (batched by ``chunk_size``)."""
         out: list[list[float]] = []
         client = self._sync_client()
-        try:
+        with langchain_errors():
             for batch in batches(texts, self.chunk_size):
                 result = client.embed(model=self.model, input=batch, **self._params())
                 out.extend(self._collect(result))
-        except RelayError as exc:
-            with_langchain_parent(exc)
-            raise
         return out
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -88,11 +85,8 @@ class HolySheepEmbeddings(RelaySettings, Embeddings):
             async with gate:
                 return await client.embed(model=self.model, input=batch, **self._params())
 
-        try:
+        with langchain_errors():
             results = await asyncio.gather(*(one(b) for b in batches(texts, self.chunk_size)))
-        except RelayError as exc:
-            with_langchain_parent(exc)
-            raise
         return [vector for result in results for vector in self._collect(result)]
 
     def embed_query(self, text: str) -> list[float]:

@@ -24,6 +24,9 @@ LangChain code that catches ``langchain_core.exceptions.ModelRateLimitError`` or
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from langchain_core import exceptions as lc
 
 from holysheep_relay.errors import (
@@ -60,6 +63,7 @@ __all__ = [
     "RelayTimeoutError",
     "ServerError",
     "StreamInterruptedError",
+    "langchain_errors",
     "with_langchain_parent",
 ]
 
@@ -98,3 +102,13 @@ def with_langchain_parent(error: RelayError) -> RelayError:
         if dual is not None:
             error.__class__ = dual
     return error
+
+
+@contextmanager
+def langchain_errors() -> Iterator[None]:
+    """Re-raise any ``RelayError`` from the block with its LangChain parent class added."""
+    try:
+        yield
+    except RelayError as exc:
+        with_langchain_parent(exc)
+        raise

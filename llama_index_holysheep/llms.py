@@ -390,6 +390,17 @@ class HolySheep(RelayConnection, FunctionCallingLLM):
     ) -> list[ChatMessage]:
         return self._extend_messages(prompt.format_messages(llm=self, **prompt_args))
 
+    def _json_schema_call(
+        self,
+        output_cls: type[BaseModel],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None,
+        prompt_args: dict[str, Any],
+    ) -> tuple[list[ChatMessage], dict[str, Any]]:
+        """The messages and chat kwargs of a json_schema-mode structured call."""
+        kwargs = json_schema_kwargs(output_cls, llm_kwargs, strict=self.strict)
+        return self._structured_messages(prompt, prompt_args), kwargs
+
     def structured_predict(
         self,
         output_cls: type[BaseModel],
@@ -399,9 +410,8 @@ class HolySheep(RelayConnection, FunctionCallingLLM):
     ) -> Any:
         if not self._json_schema_mode():
             return super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
-        kwargs = json_schema_kwargs(output_cls, llm_kwargs, strict=self.strict)
-        response = self.chat(self._structured_messages(prompt, prompt_args), **kwargs)
-        return parse_structured(output_cls, response.message.content)
+        messages, kwargs = self._json_schema_call(output_cls, prompt, llm_kwargs, prompt_args)
+        return parse_structured(output_cls, self.chat(messages, **kwargs).message.content)
 
     async def astructured_predict(
         self,
@@ -412,9 +422,8 @@ class HolySheep(RelayConnection, FunctionCallingLLM):
     ) -> Any:
         if not self._json_schema_mode():
             return await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
-        kwargs = json_schema_kwargs(output_cls, llm_kwargs, strict=self.strict)
-        response = await self.achat(self._structured_messages(prompt, prompt_args), **kwargs)
-        return parse_structured(output_cls, response.message.content)
+        messages, kwargs = self._json_schema_call(output_cls, prompt, llm_kwargs, prompt_args)
+        return parse_structured(output_cls, (await self.achat(messages, **kwargs)).message.content)
 
     def _structured_stream_call(
         self,
