@@ -18,6 +18,7 @@ from holysheep_relay import (
     Pricing,
     RateLimiter,
     RelayClient,
+    RetryPolicy,
     StreamResult,
     Timeouts,
     UsageEvent,
@@ -58,6 +59,8 @@ class RelaySettings(BaseModel):
     """Seconds (read and write; connect is capped at 10) or a ``Timeouts``."""
     max_retries: int = 2
     """Retries of connect errors, 408/409/429/5xx (with backoff and Retry-After)."""
+    retry_policy: RetryPolicy | None = Field(default=None, exclude=True)
+    """The whole retry decision (``holysheep_relay.RetryPolicy``); replaces ``max_retries``."""
     default_headers: dict[str, str] | None = None
     requests_per_minute: float | None = None
     """Client-side request budget, shared by all models with the same key and limits."""
@@ -99,6 +102,7 @@ class RelaySettings(BaseModel):
             self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            retry_policy=self.retry_policy,
             default_headers=self.default_headers,
             requests_per_minute=self.requests_per_minute,
             tokens_per_minute=self.tokens_per_minute,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
 
-from holysheep_relay import RateLimiter
+from holysheep_relay import RateLimiter, RetryPolicy
 from holysheep_relay.provider import Provider, resolve_api_key
 
 __all__ = ["RelayConnection"]
@@ -30,6 +30,7 @@ class RelayConnection:
         api_base: str
         timeout: Any
         max_retries: int
+        retry_policy: RetryPolicy | None
         default_headers: dict[str, str] | None
         _provider_cache: Provider | None
         _relay_limiter: RateLimiter | None
@@ -47,6 +48,7 @@ class RelayConnection:
                 tokens_per_minute=getattr(self, "tokens_per_minute", None),
                 timeout=self.timeout,
                 max_retries=self.max_retries,
+                retry_policy=self.retry_policy,
                 default_headers=self.default_headers,
                 rate_limiter=self._relay_limiter,
             )

@@ -14,6 +14,7 @@ from holysheep_relay import (
     EmbeddingResult,
     Pricing,
     RateLimiter,
+    RetryPolicy,
     Timeouts,
 )
 from holysheep_relay.provider import (
@@ -52,6 +53,11 @@ class HolySheepEmbedding(RelayConnection, BaseEmbedding):
     dimensions: int | None = Field(default=None, gt=0)
     timeout: float | Timeouts | None = Field(default=None)
     max_retries: int = Field(default=2, ge=0)
+    retry_policy: RetryPolicy | None = Field(
+        default=None,
+        exclude=True,
+        description="The whole retry decision (holysheep_relay.RetryPolicy); replaces max_retries.",
+    )
     default_headers: dict[str, str] | None = Field(default=None)
     additional_kwargs: dict[str, Any] = Field(default_factory=dict)
 

@@ -37,6 +37,7 @@ from holysheep_relay import (
     ConfigurationError,
     Pricing,
     RateLimiter,
+    RetryPolicy,
     Timeouts,
     get_model_spec,
 )
@@ -120,6 +121,11 @@ class HolySheep(RelayConnection, FunctionCallingLLM):
         default=None, description="Seconds, or Timeouts(connect, read, write, pool, total)."
     )
     max_retries: int = Field(default=2, ge=0, description="Retries done by the relay core.")
+    retry_policy: RetryPolicy | None = Field(
+        default=None,
+        exclude=True,
+        description="The whole retry decision (holysheep_relay.RetryPolicy); replaces max_retries.",
+    )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra JSON body parameters for every request."
     )
