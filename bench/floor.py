@@ -123,7 +123,9 @@ def langchain_floor_model(chunks: int) -> Any:
     return FloorChatModel(n=chunks)
 
 
-def llama_index_floor_model(chunks: int) -> Any:
+# C901: the count is the sum of the nested class's one-line methods; the class is defined
+# in here so that llama_index is only imported when this floor is measured.
+def llama_index_floor_model(chunks: int) -> Any:  # noqa: C901
     """A ``FunctionCallingLLM`` whose replies and stream come from memory."""
     from llama_index.core.base.llms.types import (
         ChatMessage,

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 
 from common import BENCH_DIR, FakeRelay
 
@@ -61,23 +62,27 @@ def _frame(text: str) -> tuple[str, str]:
     return f"{m.group('func')} ({m.group('path')})", m.group("path")
 
 
-def summarise(raw: str, per_unit_us: float, unit: str, top: int) -> str:
-    """Text report from py-spy ``--format raw`` output."""
-    total = 0
-    by_package: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    self_ours: Counter[str] = Counter()
+def _samples(raw: str) -> Iterator[tuple[int, list[str]]]:
+    """(sample count, frames below the measured loop) of each py-spy ``--format raw`` line
+    whose stack passes through a measured loop."""
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         frames = stack.split(";")
         start = next((i for i, f in enumerate(frames) if MEASURED.match(f)), None)
-        if start is None:
-            continue
-        count = int(count_text)
+        if start is not None:
+            yield int(count_text), frames[start + 1 :]
+
+
+def summarise(raw: str, per_unit_us: float, unit: str, top: int) -> str:
+    """Text report from py-spy ``--format raw`` output."""
+    total = 0
+    by_package: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    self_ours: Counter[str] = Counter()
+    for count, frames in _samples(raw):
         total += count
-        frames = frames[start + 1 :]
         if not frames:
             by_package["(the loop itself)"] += count
             continue

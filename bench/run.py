@@ -207,6 +207,17 @@ def update_readme(markdown: str) -> None:
     path.write_text(f"{head}{start}\n{markdown}\n{end}{tail}")
 
 
+def rerender(path: Path, *, readme: bool) -> None:
+    """Print the tables of a run saved by ``--json`` (and write them to the README)."""
+    saved = json.loads(path.read_text())
+    summary = summarize(saved["results"], saved["imports"])
+    markdown = render(summary, saved["meta"], saved["missing"])
+    print(markdown)
+    if readme:
+        update_readme(markdown)
+        _log("updated bench/README.md")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (about a minute)")
@@ -222,13 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.render:
-        saved = json.loads(args.render.read_text())
-        summary = summarize(saved["results"], saved["imports"])
-        markdown = render(summary, saved["meta"], saved["missing"])
-        print(markdown)
-        if args.readme:
-            update_readme(markdown)
-            _log("updated bench/README.md")
+        rerender(args.render, readme=args.readme)
         return
     keys = list(DEFAULT_ORDER) if not args.clients else args.clients.split(",")
     for key in keys:
@@ -271,22 +276,17 @@ def main(argv: list[str] | None = None) -> None:
     summary = summarize(results, imports)
     markdown = render(summary, meta, missing)
     print(markdown)
-    if args.json is None:
-        args.json = BENCH_DIR / "results" / f"{meta['mode']}.json"
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps(
-            {
-                "meta": meta,
-                "missing": missing,
-                "imports": imports,
-                "results": results,
-                "summary": summary,
-            },
-            indent=1,
-        )
-    )
-    _log(f"wrote {args.json}")
+    saved = {
+        "meta": meta,
+        "missing": missing,
+        "imports": imports,
+        "results": results,
+        "summary": summary,
+    }
+    path = args.json or BENCH_DIR / "results" / f"{meta['mode']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(saved, indent=1))
+    _log(f"wrote {path}")
     if args.readme:
         update_readme(markdown)
         _log("updated bench/README.md")

@@ -26,7 +26,8 @@ def main() -> None:
         print(f"  LangChain callback: {cb.total_tokens} tokens, ${cb.total_cost:.6f}")
         for model, totals in cb.by_model.items():
             print(f"    {model}: {totals.requests} requests, ${totals.cost_usd:.6f}")
-        assert cb.successful_requests == 2 and cb.total_cost > 0
+        assert cb.successful_requests == 2
+        assert cb.total_cost > 0
 
         ledger = UsageLedger()
         HolySheep(model="gpt-4.1", on_usage=ledger).complete("A LlamaIndex call, counted too.")

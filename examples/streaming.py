@@ -20,7 +20,8 @@ def langchain_stream() -> None:
     for chunk in llm.stream("Stream three words about wool."):
         print(chunk.content, end="", flush=True)
         full = chunk if full is None else full + chunk
-    assert full is not None and full.usage_metadata is not None
+    assert full is not None
+    assert full.usage_metadata is not None
     print(f"\n  usage={full.usage_metadata} cost_usd={full.response_metadata['cost_usd']}")
 
 

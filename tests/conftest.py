@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# A test that uses one of these fixtures talks to a server on 127.0.0.1 (the emulator, the
+# LiteLLM proxy) or opens a loopback socket itself: it is marked ``loopback``, so that
+# ``pytest -m "not loopback"`` runs the tests that open no socket (see tests/README.md).
+LOOPBACK_FIXTURES = frozenset(
+    {"emulator", "emulator_server", "relay_env", "gateway", "refused_url"}
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects on the markers added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     live = config.getoption("--live") and os.environ.get("HOLYSHEEP_API_KEY")
     skip = pytest.mark.skip(reason="live relay test: pass --live and set HOLYSHEEP_API_KEY")
     for item in items:
+        if LOOPBACK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.loopback)
         if "live" in item.keywords and not live:
             item.add_marker(skip)
 
@@ -63,7 +73,7 @@ def recording(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture
 def cassette_relay(
     request: pytest.FixtureRequest, recording: bool, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[str, str]]:
+) -> tuple[str, str]:
     """(base_url, api_key) for a cassette test.
 
     Replay: a dummy loopback URL (vcrpy answers, no socket is opened). Recording: the live
@@ -79,7 +89,7 @@ def cassette_relay(
         url, key = emulator.base_url, TEST_KEY
     monkeypatch.setenv("HOLYSHEEP_API_KEY", key)
     monkeypatch.setenv("HOLYSHEEP_BASE_URL", url)
-    yield url, key
+    return url, key
 
 
 @pytest.fixture

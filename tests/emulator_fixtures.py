@@ -42,8 +42,8 @@ def emulator(emulator_server: Emulator) -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def relay_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+def relay_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     """``emulator`` with ``HOLYSHEEP_API_KEY`` and ``HOLYSHEEP_BASE_URL`` set for it."""
     monkeypatch.setenv("HOLYSHEEP_API_KEY", TEST_API_KEY)
     monkeypatch.setenv("HOLYSHEEP_BASE_URL", emulator.base_url)
-    yield emulator
+    return emulator

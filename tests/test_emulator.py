@@ -185,7 +185,8 @@ def test_plain_chat(emulator: Emulator) -> None:
     assert isinstance(recorded, RecordedRequest)
     assert (recorded.method, recorded.path) == ("POST", "/chat/completions")
     assert recorded.headers["authorization"] == f"Bearer {TEST_API_KEY}"
-    assert recorded.json is not None and recorded.json["messages"] == HELLO
+    assert recorded.json is not None
+    assert recorded.json["messages"] == HELLO
     assert json.loads(recorded.body) == recorded.json
 
 
@@ -199,7 +200,8 @@ def test_content_parts_and_image_parts(emulator: Emulator) -> None:
         model=MODEL, messages=[{"role": "user", "content": content}]
     )
     assert reply.choices[0].message.content == "Hello! You said: Describe this picture"
-    assert reply.usage is not None and reply.usage.prompt_tokens == 3 + 3
+    assert reply.usage is not None
+    assert reply.usage.prompt_tokens == 3 + 3
 
 
 def test_stream_with_usage(emulator: Emulator) -> None:
@@ -212,7 +214,8 @@ def test_stream_with_usage(emulator: Emulator) -> None:
         )
     )
     first = chunks[0].choices[0].delta
-    assert first.role == "assistant" and first.content == ""
+    assert first.role == "assistant"
+    assert first.content == ""
     pieces = [c.choices[0].delta.content for c in chunks[1:] if c.choices and c.choices[0].delta]
     text = "".join(p for p in pieces if p)
     assert text == "Hello! You said: one two three"
@@ -246,7 +249,8 @@ def test_tool_call(emulator: Emulator) -> None:
     assert choice.message.content is None
     assert choice.message.tool_calls is not None
     (call,) = choice.message.tool_calls
-    assert call.id == "call_1" and call.type == "function"
+    assert call.id == "call_1"
+    assert call.type == "function"
     assert call.function.name == "get_weather"
     arguments = json.loads(call.function.arguments)
     assert arguments == {"city": "Paris", "days": 3, "unit": "celsius"}
@@ -288,12 +292,18 @@ def test_tool_call_stream(emulator: Emulator) -> None:
     )
     deltas = [d for c in chunks if c.choices for d in (c.choices[0].delta.tool_calls or [])]
     head = deltas[0]
-    assert head.index == 0 and head.id == "call_1" and head.type == "function"
-    assert head.function is not None and head.function.name == "get_weather"
+    assert head.index == 0
+    assert head.id == "call_1"
+    assert head.type == "function"
+    assert head.function is not None
+    assert head.function.name == "get_weather"
     assert head.function.arguments == ""
     for delta in deltas[1:]:
-        assert delta.id is None and delta.index == 0 and delta.function is not None
-        assert delta.function.name is None and 0 < len(delta.function.arguments or "") <= 6
+        assert delta.id is None
+        assert delta.index == 0
+        assert delta.function is not None
+        assert delta.function.name is None
+        assert 0 < len(delta.function.arguments or "") <= 6
     arguments = "".join((d.function.arguments or "") for d in deltas if d.function)
     assert json.loads(arguments) == {"city": "Paris", "days": 3, "unit": "celsius"}
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
@@ -340,12 +350,15 @@ def test_json_schema_response_format(emulator: Emulator) -> None:
     parsed = client.chat.completions.parse(model=MODEL, messages=prompt, response_format=Forecast)
     forecast = parsed.choices[0].message.parsed
     assert forecast is not None
-    assert forecast.city == "Lyon" and forecast.days == 5 and forecast.unit == "celsius"
+    assert forecast.city == "Lyon"
+    assert forecast.days == 5
+    assert forecast.unit == "celsius"
     sent = emulator.requests[-1].json
     assert sent is not None
     schema = sent["response_format"]["json_schema"]["schema"]
     content = parsed.choices[0].message.content
-    assert content is not None and schema_errors(json.loads(content), schema) == []
+    assert content is not None
+    assert schema_errors(json.loads(content), schema) == []
 
 
 def test_json_object_response_format(emulator: Emulator) -> None:
@@ -359,7 +372,8 @@ def test_json_object_response_format(emulator: Emulator) -> None:
         model=MODEL, messages=keyed, response_format={"type": "json_object"}
     )
     joke = json.loads(reply.choices[0].message.content or "")
-    assert set(joke) == {"setup", "punchline"} and all(isinstance(v, str) for v in joke.values())
+    assert set(joke) == {"setup", "punchline"}
+    assert all(isinstance(v, str) for v in joke.values())
 
 
 def test_n_stop_and_max_tokens(emulator: Emulator) -> None:
@@ -368,19 +382,22 @@ def test_n_stop_and_max_tokens(emulator: Emulator) -> None:
     two = client.chat.completions.create(model=MODEL, messages=HELLO, n=2)
     assert [c.index for c in two.choices] == [0, 1]
     assert {c.message.content for c in two.choices} == {"Hello! You said: Hi there"}
-    assert two.usage is not None and two.usage.completion_tokens == 10
+    assert two.usage is not None
+    assert two.usage.completion_tokens == 10
 
     stopped = client.chat.completions.create(model=MODEL, messages=three, stop=[" two", "zzz"])
     assert stopped.choices[0].message.content == "Hello! You said: one"
     assert stopped.choices[0].finish_reason == "stop"
-    assert stopped.usage is not None and stopped.usage.completion_tokens == 4
+    assert stopped.usage is not None
+    assert stopped.usage.completion_tokens == 4
     single = client.chat.completions.create(model=MODEL, messages=three, stop="three")
     assert single.choices[0].message.content == "Hello! You said: one two "
 
     short = client.chat.completions.create(model=MODEL, messages=three, max_tokens=2)
     assert short.choices[0].message.content == "Hello! You"
     assert short.choices[0].finish_reason == "length"
-    assert short.usage is not None and short.usage.completion_tokens == 2
+    assert short.usage is not None
+    assert short.usage.completion_tokens == 2
     newer = client.chat.completions.create(model=MODEL, messages=three, max_completion_tokens=3)
     assert newer.choices[0].message.content == "Hello! You said:"
     roomy = client.chat.completions.create(model=MODEL, messages=three, max_tokens=100)
@@ -396,7 +413,8 @@ def test_reasoning_model(emulator: Emulator) -> None:
     assert getattr(message, "reasoning_content", None) == "Thinking about: hi"
     assert message.content == "Hello! You said: hi"
     usage = reply.usage
-    assert usage is not None and usage.completion_tokens_details is not None
+    assert usage is not None
+    assert usage.completion_tokens_details is not None
     assert usage.completion_tokens_details.reasoning_tokens == 3
     assert usage.completion_tokens == 3 + 4
 
@@ -418,7 +436,8 @@ def test_cached_tokens_parameter(emulator: Emulator) -> None:
     reply = sdk(emulator).chat.completions.create(
         model=MODEL, messages=HELLO, extra_body={"emulator_cached_tokens": 4}
     )
-    assert reply.usage is not None and reply.usage.prompt_tokens_details is not None
+    assert reply.usage is not None
+    assert reply.usage.prompt_tokens_details is not None
     assert reply.usage.prompt_tokens_details.cached_tokens == 4
 
 
@@ -436,7 +455,8 @@ def test_embeddings(emulator: Emulator) -> None:
 
     decoded = client.embeddings.create(model="text-embedding-3-small", input=docs)  # base64
     sent = emulator.requests[-1].json
-    assert sent is not None and sent["encoding_format"] == "base64"
+    assert sent is not None
+    assert sent["encoding_format"] == "base64"
     assert all(len(d.embedding) == 64 for d in decoded.data)
     query = client.embeddings.create(model="text-embedding-3-small", input="a cat on a mat")
     scores = [cosine(query.data[0].embedding, d.embedding) for d in decoded.data]
@@ -445,7 +465,8 @@ def test_embeddings(emulator: Emulator) -> None:
     assert again.data[0].embedding == query.data[0].embedding
 
     tokens = client.embeddings.create(model="text-embedding-3-large", input=[[1, 2, 3], [4]])
-    assert len(tokens.data) == 2 and tokens.usage.prompt_tokens == 4
+    assert len(tokens.data) == 2
+    assert tokens.usage.prompt_tokens == 4
     with pytest.raises(openai.NotFoundError) as info:
         client.embeddings.create(model="nope", input="x")
     assert info.value.code == "model_not_found"
@@ -468,6 +489,7 @@ def test_models_list(emulator: Emulator) -> None:
     assert emulator.attempts("/models") == 1
 
 
+@pytest.mark.loopback  # an Emulator of its own
 def test_custom_models_and_api_key() -> None:
     with Emulator(models=["only-model"], api_key="secret") as emu:
         good = openai.OpenAI(base_url=emu.base_url, api_key="secret", max_retries=0)
@@ -489,7 +511,8 @@ def test_protocol_errors(emulator: Emulator, http: httpx.Client) -> None:
     unknown = http.post("/chat/completions", json=chat_body(model="gpt-99"))
     assert unknown.status_code == 404
     error = unknown.json()["error"]
-    assert error["code"] == "model_not_found" and error["type"] == "invalid_request_error"
+    assert error["code"] == "model_not_found"
+    assert error["type"] == "invalid_request_error"
     assert error["message"].startswith("Model 'gpt-99' not found. Available models: ")
     assert http.post("/nope", json={}).status_code == 404
     assert http.get("/chat/completions").status_code == 404
@@ -501,9 +524,11 @@ def test_protocol_errors(emulator: Emulator, http: httpx.Client) -> None:
     )
     assert no_prefix.status_code == 200
     ids = [r.headers["x-request-id"] for r in (missing, empty, unknown, garbage, no_prefix)]
-    assert all(i.startswith("req_") for i in ids) and len(set(ids)) == len(ids)
+    assert all(i.startswith("req_") for i in ids)
+    assert len(set(ids)) == len(ids)
     assert len(emulator.requests) == 8
-    assert emulator.requests[5].json is None and emulator.requests[5].body == b"{not json"
+    assert emulator.requests[5].json is None
+    assert emulator.requests[5].body == b"{not json"
 
 
 def test_keep_alive_across_stream(emulator: Emulator, http: httpx.Client) -> None:
@@ -622,7 +647,8 @@ def test_conformance_with_recorded_exchanges(emulator: Emulator, http: httpx.Cli
             json={**body, "stream": True, "stream_options": {"include_usage": True}},
         ).text
         # identical framing: "data: <compact json>\n\n" events, ending with [DONE]
-        assert ours_text.endswith("data: [DONE]\n\n") and real_text.endswith("data: [DONE]\n\n")
+        assert ours_text.endswith("data: [DONE]\n\n")
+        assert real_text.endswith("data: [DONE]\n\n")
         assert all(
             e.startswith("data: {") or e == "data: [DONE]" for e in ours_text.split("\n\n")[:-1]
         )
@@ -651,9 +677,10 @@ def test_conformance_with_recorded_exchanges(emulator: Emulator, http: httpx.Cli
 
 # -- faults ----------------------------------------------------------------------------------
 def test_add_fault_validation_and_queue(emulator: Emulator, http: httpx.Client) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown fault kind 'no_such_fault'"):
         emulator.add_fault("no_such_fault")
-    assert "rate_limit" in FAULT_KINDS and "multi_line_data" in FAULT_KINDS
+    assert "rate_limit" in FAULT_KINDS
+    assert "multi_line_data" in FAULT_KINDS
     emulator.add_fault("rate_limit", times=2)
     emulator.add_fault("server_error")
     emulator.add_fault("status", path="/models", status=418, body={"error": {"message": "tea"}})
@@ -661,20 +688,23 @@ def test_add_fault_validation_and_queue(emulator: Emulator, http: httpx.Client) 
     statuses = [http.post("/chat/completions", json=chat_body()).status_code for _ in range(4)]
     assert statuses == [429, 429, 500, 200]
     assert http.get("/models").status_code == 418
-    assert emulator.attempts() == 4 and emulator.attempts("/models") == 1
+    assert emulator.attempts() == 4
+    assert emulator.attempts("/models") == 1
     assert emulator.faults_pending == 0
     emulator.add_fault("server_error", path="*")
     assert http.get("/models").status_code == 500
     emulator.add_fault("server_error")
     emulator.reset()
-    assert emulator.faults_pending == 0 and emulator.requests == []
+    assert emulator.faults_pending == 0
+    assert emulator.requests == []
     assert http.post("/chat/completions", json=chat_body()).headers["x-request-id"] == "req_1"
 
 
 def test_rate_limit_variants(emulator: Emulator, http: httpx.Client) -> None:
     emulator.add_fault("rate_limit")
     first = http.post("/chat/completions", json=chat_body())
-    assert first.status_code == 429 and first.headers["retry-after"] == "1"
+    assert first.status_code == 429
+    assert first.headers["retry-after"] == "1"
     assert first.json() == {
         "error": {
             "message": "Rate limit exceeded",
@@ -684,7 +714,8 @@ def test_rate_limit_variants(emulator: Emulator, http: httpx.Client) -> None:
     }
     emulator.add_fault("rate_limit", retry_after_ms=250, body_style="bare")
     ms = http.post("/chat/completions", json=chat_body())
-    assert ms.headers["retry-after-ms"] == "250" and "retry-after" not in ms.headers
+    assert ms.headers["retry-after-ms"] == "250"
+    assert "retry-after" not in ms.headers
     assert ms.json() == {"error": "rate_limit_exceeded", "retry_after": 5}
     emulator.add_fault("rate_limit", retry_after=30, http_date=True, body_style="anthropic")
     dated = http.post("/chat/completions", json=chat_body())
@@ -693,8 +724,8 @@ def test_rate_limit_variants(emulator: Emulator, http: httpx.Client) -> None:
     assert dated.json()["error"]["type"] == "rate_limit_error"
     emulator.add_fault("rate_limit", retry_after=None)
     assert "retry-after" not in http.post("/chat/completions", json=chat_body()).headers
+    emulator.add_fault("rate_limit", retry_after=0)
     with pytest.raises(openai.RateLimitError):
-        emulator.add_fault("rate_limit", retry_after=0)
         sdk(emulator).chat.completions.create(model=MODEL, messages=HELLO)
 
 
@@ -708,7 +739,8 @@ def test_error_faults(emulator: Emulator, http: httpx.Client) -> None:
     assert reply.json() == {"error": {"message": "Internal server error", "type": "server_error"}}
     emulator.add_fault("html_error")
     reply = hit()
-    assert reply.status_code == 502 and reply.headers["content-type"].startswith("text/html")
+    assert reply.status_code == 502
+    assert reply.headers["content-type"].startswith("text/html")
     assert "502 Bad Gateway" in reply.text
     emulator.add_fault(
         "status", status=409, body={"error": {"message": "busy"}}, headers={"x-a": "1"}
@@ -796,7 +828,8 @@ def test_reset_during_stream(emulator: Emulator, http: httpx.Client) -> None:
     emulator.add_fault("reset_during_stream", after=2)
     received, ending = raw_exchange(emulator, chat_body(stream=True))
     assert ending == "reset"
-    assert b"text/event-stream" in received and b"[DONE]" not in received
+    assert b"text/event-stream" in received
+    assert b"[DONE]" not in received
     assert len(stream_json(b"".join(http_chunks(received)).decode())) == 2
     emulator.add_fault("reset_during_stream", after=3)
     lines: list[str] = []
@@ -813,11 +846,13 @@ def test_truncated_stream(emulator: Emulator, http: httpx.Client) -> None:
     emulator.add_fault("truncated_stream", after=3)
     response = http.post("/chat/completions", json=chat_body(stream=True))
     chunks = stream_json(response.text)
-    assert len(chunks) == 3 and "[DONE]" not in response.text
+    assert len(chunks) == 3
+    assert "[DONE]" not in response.text
     assert all(c["choices"][0]["finish_reason"] is None for c in chunks)
     emulator.add_fault("truncated_stream", after=99)  # never reaches finish_reason
     chunks = stream_json(http.post("/chat/completions", json=chat_body(stream=True)).text)
-    assert len(chunks) == 6 and all(c["choices"][0]["finish_reason"] is None for c in chunks)
+    assert len(chunks) == 6
+    assert all(c["choices"][0]["finish_reason"] is None for c in chunks)
     assert http.post("/chat/completions", json=chat_body()).status_code == 200
     assert emulator.connections_opened == 1  # body ended cleanly: connection reused
     emulator.add_fault("truncated_stream")
@@ -829,10 +864,12 @@ def test_malformed_chunk(emulator: Emulator, http: httpx.Client) -> None:
     emulator.add_fault("malformed_chunk", after=2)
     events = parse_sse(http.post("/chat/completions", json=chat_body(stream=True)).text)
     assert events[2] == ("message", "{not json")
-    assert events[-1] == ("message", "[DONE]") and len(events) == 9
+    assert events[-1] == ("message", "[DONE]")
+    assert len(events) == 9
     emulator.add_fault("malformed_chunk")
     reply = http.post("/chat/completions", json=chat_body())
-    assert reply.status_code == 200 and reply.content == b"{not json"
+    assert reply.status_code == 200
+    assert reply.content == b"{not json"
 
 
 @pytest.mark.parametrize(
@@ -872,7 +909,8 @@ def test_error_chunk_non_stream_and_done(emulator: Emulator, http: httpx.Client)
     assert events[-1] == ("message", "[DONE]")
     emulator.add_fault("error_chunk")
     reply = http.post("/chat/completions", json=chat_body())
-    assert reply.status_code == 200 and reply.json()["error"]["code"] == "upstream_error"
+    assert reply.status_code == 200
+    assert reply.json()["error"]["code"] == "upstream_error"
 
 
 def test_keepalive_crlf_and_multi_line(emulator: Emulator, http: httpx.Client) -> None:
@@ -880,18 +918,21 @@ def test_keepalive_crlf_and_multi_line(emulator: Emulator, http: httpx.Client) -
     emulator.reset()
     emulator.add_fault("keepalive")
     text = http.post("/chat/completions", json=chat_body(stream=True)).text
-    assert text.startswith(": keep-alive\n\n") and ": PING\n\n" in text
+    assert text.startswith(": keep-alive\n\n")
+    assert ": PING\n\n" in text
     assert stream_json(text) == plain
     emulator.reset()
     emulator.add_fault("crlf")
     raw = http.post("/chat/completions", json=chat_body(stream=True)).content
-    assert raw.endswith(b"data: [DONE]\r\n\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
+    assert raw.endswith(b"data: [DONE]\r\n\r\n")
+    assert b"\n" not in raw.replace(b"\r\n", b"")
     assert stream_json(raw.decode()) == plain
     emulator.reset()
     emulator.add_fault("multi_line_data")
     text = http.post("/chat/completions", json=chat_body(stream=True)).text
     first_event = text.split("\n\n")[0].split("\n")
-    assert len(first_event) == 2 and all(line.startswith("data: ") for line in first_event)
+    assert len(first_event) == 2
+    assert all(line.startswith("data: ") for line in first_event)
     assert stream_json(text) == plain
     for kind in ("keepalive", "crlf", "multi_line_data"):
         emulator.add_fault(kind)
@@ -908,10 +949,10 @@ def test_split_bytes(emulator: Emulator, http: httpx.Client) -> None:
     emulator.add_fault("split_bytes")
     received, _ = raw_exchange(emulator, chat_body(messages=prompt, stream=True))
     pieces = http_chunks(received)
-    assert pieces and all(1 <= len(p) <= 3 for p in pieces)
-    with pytest.raises(UnicodeDecodeError):
-        for piece in pieces:
-            piece.decode("utf-8")
+    assert pieces
+    assert all(1 <= len(p) <= 3 for p in pieces)
+    with pytest.raises(UnicodeDecodeError):  # some piece splits a character
+        "".join(piece.decode("utf-8") for piece in pieces)
     text = b"".join(pieces).decode()
     content = "".join(
         c["choices"][0]["delta"].get("content") or "" for c in stream_json(text) if c["choices"]
@@ -960,7 +1001,8 @@ def test_tool_stream_quirks(emulator: Emulator, http: httpx.Client) -> None:
 
     emulator.add_fault("tool_index_missing")
     deltas = tool_deltas(http.post("/chat/completions", json=body).text)
-    assert deltas and all("index" not in d for d in deltas)
+    assert deltas
+    assert all("index" not in d for d in deltas)
     assert [d["function"]["name"] for d in deltas if "id" in d] == ["get_weather"]
 
     emulator.add_fault("tool_repeat_id_name")
@@ -977,7 +1019,8 @@ def test_stream_faults_ignored_without_stream(emulator: Emulator, http: httpx.Cl
     for kind in ("keepalive", "crlf", "repeated_usage", "tool_index_shared", "multi_line_data"):
         emulator.add_fault(kind)
         reply = http.post("/chat/completions", json=chat_body())
-        assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"]
+        assert reply.status_code == 200
+        assert reply.json()["choices"][0]["message"]["content"]
     assert emulator.faults_pending == 0
 
 
@@ -1094,9 +1137,14 @@ def test_synthesize_is_valid(schema: dict[str, Any], prompt: str) -> None:
 
 def test_synthesize_uses_the_prompt() -> None:
     value = synthesize(NESTED, "Ask Bob whether 42 people scored 0.5")
-    assert value["name"] == "Bob" and value["age"] == 42 and value["score"] == 0.5
-    assert value["color"] == "red" and value["kind"] == "person" and value["active"] is True
-    assert value["when"] == "2024-01-01" and len(value["tags"]) == 2
+    assert value["name"] == "Bob"
+    assert value["age"] == 42
+    assert value["score"] == 0.5
+    assert value["color"] == "red"
+    assert value["kind"] == "person"
+    assert value["active"] is True
+    assert value["when"] == "2024-01-01"
+    assert len(value["tags"]) == 2
     assert set(value) == set(NESTED["required"])
     refs = synthesize(WITH_REFS, "")
     assert refs["note"] is None or isinstance(refs["note"], str)
@@ -1104,7 +1152,8 @@ def test_synthesize_uses_the_prompt() -> None:
     assert refs["mode"] == "fast" or refs["mode"] is None
     assert Outer.model_validate(synthesize(Outer.model_json_schema(), "Title 12")).count == 15
     quoted = synthesize(NESTED, "Create a customer named '你好啊集团' (Hello Group)")
-    assert quoted["name"] == "你好啊集团" and quoted["address"]["street"] == "Hello"
+    assert quoted["name"] == "你好啊集团"
+    assert quoted["address"]["street"] == "Hello"
 
 
 def test_schema_errors_detects_problems() -> None:
@@ -1117,6 +1166,7 @@ def test_schema_errors_detects_problems() -> None:
     assert not schema_errors(None, {"anyOf": [{"type": "string"}, {"type": "null"}]})
 
 
+@pytest.mark.loopback  # an Emulator of its own
 def test_hung_up_client_frees_the_handler() -> None:
     with Emulator() as emu:  # private server: no idle connections left by other tests
         emu.add_fault("slow_stream", delay=5, after=2)
@@ -1125,7 +1175,8 @@ def test_hung_up_client_frees_the_handler() -> None:
             client.stream("POST", "/chat/completions", json=chat_body(stream=True)) as response,
         ):
             lines = response.iter_lines()  # keep the generator: closing it closes the socket
-            assert next(lines).startswith("data: ") and next(lines) == ""
+            assert next(lines).startswith("data: ")
+            assert next(lines) == ""
             assert next(lines).startswith("data: ")
             assert emu.active_connections == 1
         deadline = time.monotonic() + 1

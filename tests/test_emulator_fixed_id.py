@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
@@ -37,7 +38,8 @@ def test_completion_ids_are_distinct_by_default(emulator: Emulator) -> None:
     first, second = _ids(emulator, stream=False)
     assert first != second
     first, second = _ids(emulator, stream=True)
-    assert len(first) == len(second) == 1 and first != second
+    assert len(first) == len(second) == 1
+    assert first != second
 
 
 def test_fixed_completion_id_repeats_on_every_completion(emulator: Emulator) -> None:
@@ -50,6 +52,7 @@ def test_fixed_completion_id_repeats_on_every_completion(emulator: Emulator) -> 
     assert first != second
 
 
+@pytest.mark.loopback  # an Emulator of its own
 def test_fixed_completion_id_from_the_constructor_survives_reset() -> None:
     with Emulator(fixed_completion_id="chatcmpl-same") as relay:
         relay.fixed_completion_id = None

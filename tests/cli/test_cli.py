@@ -31,7 +31,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_check_ok_reports_latency(env: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check")
     assert code == 0
-    assert "ok   /models:" in out and " ms" in out
+    assert "ok   /models:" in out
+    assert " ms" in out
     assert KEY not in out
 
 
@@ -40,13 +41,15 @@ def test_check_missing_key(
 ) -> None:
     monkeypatch.delenv("HOLYSHEEP_API_KEY", raising=False)
     code, out, _ = run(capsys, "check")
-    assert code == 1 and "HOLYSHEEP_API_KEY is not set" in out
+    assert code == 1
+    assert "HOLYSHEEP_API_KEY is not set" in out
 
 
 def test_check_rejected_key(env: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
     env.add_fault("auth_error", path="/models")
     code, out, _ = run(capsys, "check")
-    assert code == 1 and "rejected the key (401)" in out
+    assert code == 1
+    assert "rejected the key (401)" in out
 
 
 def test_check_doubled_v1_is_diagnosed_and_normalised(
@@ -55,7 +58,8 @@ def test_check_doubled_v1_is_diagnosed_and_normalised(
     monkeypatch.setenv("HOLYSHEEP_BASE_URL", env.base_url + "/v1")
     code, out, _ = run(capsys, "check")
     assert code == 0
-    assert "normalised" in out and env.base_url in out
+    assert "normalised" in out
+    assert env.base_url in out
 
 
 def test_check_wrong_path_gets_a_base_url_hint(
@@ -63,23 +67,27 @@ def test_check_wrong_path_gets_a_base_url_hint(
 ) -> None:
     monkeypatch.setenv("HOLYSHEEP_BASE_URL", env.base_url.replace("/v1", "/api/v9"))
     code, out, _ = run(capsys, "check")
-    assert code == 1 and "base URL is probably wrong" in out
+    assert code == 1
+    assert "base URL is probably wrong" in out
 
 
+@pytest.mark.loopback  # connects to 127.0.0.1:9 (refused)
 def test_check_unreachable_host(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HOLYSHEEP_API_KEY", KEY)
     monkeypatch.setenv("HOLYSHEEP_BASE_URL", "http://127.0.0.1:9/v1")  # discard port: refused
     code, out, _ = run(capsys, "check", "--timeout", "2")
-    assert code == 1 and "cannot reach" in out
+    assert code == 1
+    assert "cannot reach" in out
 
 
 def test_models_table_and_json(env: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "models")
     assert code == 0
     line = next(row for row in out.splitlines() if row.startswith("gemini-2.5-flash"))
-    assert "1,048,576" in line and "$0.3 / $2.5" in line
+    assert "1,048,576" in line
+    assert "$0.3 / $2.5" in line
     code, out, _ = run(capsys, "models", "--json")
     rows = {r["id"]: r for r in json.loads(out)}
     assert rows["gpt-4.1"]["context_window"] == 1_047_576
@@ -103,7 +111,9 @@ def test_chat_prints_answer_and_usage_on_stderr(
     code, out, err = run(capsys, *argv)
     assert code == 0
     assert out.strip() == "Hello! You said: hi there"
-    assert "[gpt-4.1]" in err and " in / " in err and "$" in err
+    assert "[gpt-4.1]" in err
+    assert " in / " in err
+    assert "$" in err
     assert (env.requests[-1].json or {}).get("stream", False) is stream
 
 
@@ -119,18 +129,22 @@ def test_chat_unknown_model_exits_1_with_suggestion(
     env: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(capsys, "chat", "hi", "--model", "claude-opus-4.6b")
-    assert code == 1 and "claude-opus-4.6" in err and "holysheep models" in err
+    assert code == 1
+    assert "claude-opus-4.6" in err
+    assert "holysheep models" in err
 
 
 def test_cost(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
         capsys, "cost", "--model", "sonnet-4", "--input-tokens", "1000000", "--output-tokens", "0"
     )
-    assert code == 0 and "$3.000000" in out
+    assert code == 0
+    assert "$3.000000" in out
     code, _, err = run(
         capsys, "cost", "--model", "mystery", "--input-tokens", "1", "--output-tokens", "1"
     )
-    assert code == 1 and "no price known" in err
+    assert code == 1
+    assert "no price known" in err
 
 
 @pytest.mark.parametrize("sub", ["check", "models", "chat", "cost"])

@@ -42,7 +42,9 @@ def test_plain_chat_and_stream_agree(sync: bool, emulator: Emulator) -> None:
     assert reply.usage == result.usage
     assert result.usage is not None
     assert result.usage.completion_tokens == count_tokens(EXPECTED)
-    assert reply.request_id and result.request_id and reply.request_id != result.request_id
+    assert reply.request_id
+    assert result.request_id
+    assert reply.request_id != result.request_id
 
 
 @both
@@ -185,7 +187,9 @@ def test_mid_stream_faults_raise_keep_partial_text_and_are_not_retried(
     with pytest.raises(error) as info:
         runner(sync, emulator).stream(messages=PROMPT)
     partial = info.value.partial_text  # type: ignore[attr-defined]
-    assert partial and EXPECTED.startswith(partial) and partial != EXPECTED
+    assert partial
+    assert EXPECTED.startswith(partial)
+    assert partial != EXPECTED
     assert emulator.attempts() == 1  # content was delivered: a retry would bill twice
 
 
@@ -242,9 +246,11 @@ def test_streams_reuse_one_pooled_connection(sync: bool, emulator: Emulator) -> 
 def test_models_and_embeddings(sync: bool, emulator: Emulator) -> None:
     r = runner(sync, emulator)
     ids = [m.id for m in r.models()]
-    assert "gpt-4.1" in ids and "deepseek-v3.2" in ids
+    assert "gpt-4.1" in ids
+    assert "deepseek-v3.2" in ids
     result = r.embed(input=["the cat sat", "the cat sat", "quantum physics"], dimensions=16)
-    assert len(result.vectors) == 3 and len(result.vectors[0]) == 16
+    assert len(result.vectors) == 3
+    assert len(result.vectors[0]) == 16
     assert result.vectors[0] == result.vectors[1] != result.vectors[2]
     assert emulator.requests[-1].json["encoding_format"] == "float"  # type: ignore[index]
 
@@ -258,5 +264,7 @@ def test_reasoning_and_cached_tokens_flow_through(sync: bool, emulator: Emulator
     _, result = r.stream(model="deepseek-reasoner", messages=PROMPT)
     assert reply.choices[0].message.reasoning_content
     assert result.reasoning_content == reply.choices[0].message.reasoning_content
-    assert reply.usage is not None and reply.usage.cached_tokens == 4
-    assert result.usage is not None and result.usage.reasoning_tokens > 0
+    assert reply.usage is not None
+    assert reply.usage.cached_tokens == 4
+    assert result.usage is not None
+    assert result.usage.reasoning_tokens > 0

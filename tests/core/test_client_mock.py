@@ -23,6 +23,7 @@ from holysheep_relay import (
     ProtocolError,
     RateLimitError,
     RelayConnectionError,
+    RelayError,
     ServerError,
     StreamInterruptedError,
     UsageEvent,
@@ -84,7 +85,8 @@ def test_chat_request_shape_and_typed_reply(sync: bool) -> None:
     }
     assert reply.choices[0].message.content == "Hello!"
     assert reply.choices[0].finish_reason == "stop"
-    assert reply.usage is not None and reply.usage.total_tokens == 5
+    assert reply.usage is not None
+    assert reply.usage.total_tokens == 5
     assert reply.request_id == "req_ok"
     assert reply.raw["id"] == "chatcmpl-1"
     assert reply.latency_ms > 0
@@ -117,7 +119,8 @@ def test_tool_calls_in_reply(sync: bool) -> None:
     }
     reply = Runner(sync, Recorder(ok_json(data))).chat()
     tool_calls = reply.choices[0].message.tool_calls
-    assert tool_calls is not None and tool_calls[0].function.name == "add"
+    assert tool_calls is not None
+    assert tool_calls[0].function.name == "add"
 
 
 @both
@@ -129,9 +132,11 @@ def test_stream_sends_include_usage_and_folds(sync: bool) -> None:
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello"
     assert result.content == "Hello"
     assert result.finish_reason == "stop"
-    assert result.usage is not None and result.usage.total_tokens == 6
+    assert result.usage is not None
+    assert result.usage.total_tokens == 6
     assert result.request_id == "req_s"
-    assert result.cost_usd is not None and result.cost_usd > 0
+    assert result.cost_usd is not None
+    assert result.cost_usd > 0
 
 
 @both
@@ -154,7 +159,8 @@ def test_stream_options_rejection_retries_once_without_and_remembers(sync: bool)
     _, result = Runner(sync, rec).stream(calls=2)
     assert [("stream_options" in b) for b in rec.bodies()] == [True, False, False]
     assert result.content == "b"
-    assert result.usage is None and result.cost_usd is None
+    assert result.usage is None
+    assert result.cost_usd is None
 
 
 @both
@@ -242,7 +248,7 @@ def test_gives_up_after_max_retries(sync: bool) -> None:
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
 def test_client_errors_are_never_retried(sync: bool, status: int) -> None:
     rec = Recorder(httpx.Response(status, json={"error": {"message": "no"}}))
-    with pytest.raises(Exception):  # noqa: B017 - the exact class is covered in test_errors
+    with pytest.raises(RelayError):  # the exact class is covered in test_errors
         Runner(sync, rec).chat()
     assert len(rec.requests) == 1
 
@@ -345,7 +351,8 @@ def test_broken_usage_callback_does_not_break_the_call(sync: bool) -> None:
 def test_list_models(sync: bool) -> None:
     rec = Recorder(ok_json({"object": "list", "data": [{"id": "gpt-4.1", "object": "model"}]}))
     assert [m.id for m in Runner(sync, rec).models()] == ["gpt-4.1"]
-    assert rec.requests[0].method == "GET" and rec.requests[0].url.path == "/v1/models"
+    assert rec.requests[0].method == "GET"
+    assert rec.requests[0].url.path == "/v1/models"
 
 
 @both
@@ -367,8 +374,10 @@ def test_embeddings_float_base64_and_order(sync: bool) -> None:
     result = Runner(sync, rec).embed(input=["a", "b"], dimensions=3)
     assert result.vectors == [[1.0, 0.0, 0.0], [0.5, -1.0, 2.0]]
     body = rec.bodies()[0]
-    assert body["encoding_format"] == "float" and body["dimensions"] == 3
-    assert result.usage is not None and result.usage.prompt_tokens == 2
+    assert body["encoding_format"] == "float"
+    assert body["dimensions"] == 3
+    assert result.usage is not None
+    assert result.usage.prompt_tokens == 2
 
 
 @both
@@ -392,7 +401,8 @@ def test_key_never_in_logs_or_errors_even_when_relay_echoes_it(
     rec = Recorder(httpx.Response(401, json={"error": {"message": f"bad key {KEY}"}}))
     with caplog.at_level(logging.DEBUG), pytest.raises(AuthenticationError) as info:
         Runner(sync, rec, max_retries=0).chat()
-    assert KEY not in str(info.value) and KEY not in repr(info.value)
+    assert KEY not in str(info.value)
+    assert KEY not in repr(info.value)
     assert KEY not in info.value.message
     assert KEY not in caplog.text
     assert "HOLYSHEEP_API_KEY" in str(info.value)

@@ -101,6 +101,7 @@ def test_timeouts_coerce() -> None:
     t = Timeouts.coerce(httpx.Timeout(3.0, read=7.0))
     assert (t.connect, t.read) == (3.0, 7.0)
     capped = Timeouts(read=300).to_httpx(remaining=2.0)
-    assert capped.read == 2.0 and capped.connect == 2.0
+    assert capped.read == 2.0
+    assert capped.connect == 2.0
     with pytest.raises(ConfigurationError):
         Timeouts.coerce(-1)

@@ -191,24 +191,25 @@ def test_chunks_in_the_same_read_as_an_error_frame_reach_the_caller_first(sync: 
     with pytest.raises(RateLimitError) as info:
         Runner(sync, streams, **client_kw).stream()
     runner = Runner(sync, Streams(body), **client_kw)
-    if sync:
-        with runner._sync_client() as client, pytest.raises(RateLimitError):
-            for chunk in client.stream_chat(
-                model="gpt-4.1", messages=[{"role": "user", "content": "x"}]
-            ):
+    messages = [{"role": "user", "content": "x"}]
+
+    def collect_sync() -> None:
+        with runner._sync_client() as client:
+            for chunk in client.stream_chat(model="gpt-4.1", messages=messages):
                 seen.extend(c.delta.content or "" for c in chunk.choices)
+
+    async def collect_async() -> None:
+        async with runner._async_client() as client:
+            stream = await client.stream_chat(model="gpt-4.1", messages=messages)
+            async for chunk in stream:
+                seen.extend(c.delta.content or "" for c in chunk.choices)
+
+    if sync:
+        with pytest.raises(RateLimitError):
+            collect_sync()
     else:
-
-        async def collect() -> None:
-            async with runner._async_client() as client:
-                stream = await client.stream_chat(
-                    model="gpt-4.1", messages=[{"role": "user", "content": "x"}]
-                )
-                with pytest.raises(RateLimitError):
-                    async for chunk in stream:
-                        seen.extend(c.delta.content or "" for c in chunk.choices)
-
-        asyncio.run(collect())
+        with pytest.raises(RateLimitError):
+            asyncio.run(collect_async())
     assert "".join(seen) == "Hello"
     assert info.value.partial_text == "Hello"
     assert len(streams.requests) == 1

@@ -332,8 +332,10 @@ def test_a_listing_with_garbage_limits_still_lists(sync: bool, url: str) -> None
     models = drive(sync, relay, ("models", {}), base_url=url)
     assert [m.id for m in models] == ["weird", "ok"]
     assert models[0].input_limit is None
-    info = RelayClient(api_key=KEY, base_url=url).model_info("ok")
-    assert info is not None and info.input_limit == 10
+    with RelayClient(api_key=KEY, base_url=url) as client:
+        info = client.model_info("ok")
+    assert info is not None
+    assert info.input_limit == 10
 
 
 @both
@@ -450,7 +452,8 @@ def test_stream_options_rejection_is_remembered_for_that_model_only(sync: bool, 
         ("channel-a", False),  # the next stream of that model does not ask again
         ("gpt-4.1", True),  # another model on the same client still asks for usage
     ]
-    assert last.usage is not None and last.usage.total_tokens == 6
+    assert last.usage is not None
+    assert last.usage.total_tokens == 6
 
 
 def test_stream_options_rejection_by_the_emulator(emulator: Emulator) -> None:

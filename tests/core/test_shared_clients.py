@@ -44,7 +44,9 @@ def spec(base_url: str = "http://127.0.0.1:9/v1", **kw: Any) -> ClientSpec:
 def test_equal_configuration_shares_one_client() -> None:
     a = spec(timeout=30, default_headers={"X-A": "1", "X-B": "2"})
     b = spec(timeout=30.0, default_headers={"X-B": "2", "X-A": "1"})
-    assert a is not b and a == b and hash(a) == hash(b)
+    assert a is not b
+    assert a == b
+    assert hash(a) == hash(b)
     assert sync_client(a) is sync_client(b)
     assert sync_client(a).config.timeouts == Timeouts(connect=10.0, read=30.0, write=30.0)
 
@@ -73,7 +75,8 @@ def test_a_different_configuration_gets_its_own_client(change: dict[str, Any]) -
 
 def test_a_different_key_gets_its_own_client() -> None:
     other = ClientSpec.build(KEY + "x", "http://127.0.0.1:9/v1", max_retries=0)
-    assert other != spec() and sync_client(other) is not sync_client(spec())
+    assert other != spec()
+    assert sync_client(other) is not sync_client(spec())
     assert sync_client(other).config.api_key.get_secret_value() == KEY + "x"
 
 
@@ -82,9 +85,11 @@ def test_callbacks_limiters_and_pricing_compare_by_identity() -> None:
     prices = {"my-model": {"input": 1.0, "output": 2.0}}
     first = sync_client(spec(on_usage=[ledger], rate_limiter=limiter, pricing=prices))
     assert sync_client(spec(on_usage=ledger, rate_limiter=limiter, pricing=prices)) is first
-    assert first.usage_callbacks == [ledger] and first.rate_limiter is limiter
+    assert first.usage_callbacks == [ledger]
+    assert first.rate_limiter is limiter
     price = first.pricing.price("my-model")
-    assert price is not None and (price.input, price.output) == (1.0, 2.0)
+    assert price is not None
+    assert (price.input, price.output) == (1.0, 2.0)
     # equal by value but other objects: other clients (callbacks must never cross over)
     others = [
         spec(on_usage=UsageLedger(), rate_limiter=limiter, pricing=prices),
@@ -93,7 +98,8 @@ def test_callbacks_limiters_and_pricing_compare_by_identity() -> None:
         spec(on_usage=[ledger, ledger], rate_limiter=limiter, pricing=prices),
     ]
     clients = {id(sync_client(s)) for s in others}
-    assert id(first) not in clients and len(clients) == len(others)
+    assert id(first) not in clients
+    assert len(clients) == len(others)
 
 
 def test_bound_methods_compare_by_their_object_and_function() -> None:
@@ -118,14 +124,17 @@ def test_cached_objects_stay_referenced_so_ids_are_not_reused() -> None:
         assert id(client) not in seen
         seen.add(id(client))
         price = client.pricing.price("m")
-        assert price is not None and price.input == i
+        assert price is not None
+        assert price.input == i
 
 
 def test_the_key_never_shows_and_is_hashed_in_the_cache_key() -> None:
     s = spec(on_usage=UsageLedger(), rate_limiter=RateLimiter(requests_per_minute=5))
-    assert KEY not in repr(s) and KEY not in str(s)
+    assert KEY not in repr(s)
+    assert KEY not in str(s)
     assert "**********" in repr(s)
-    assert KEY not in repr(s.key) and all(KEY not in str(part) for part in s.key)
+    assert KEY not in repr(s.key)
+    assert all(KEY not in str(part) for part in s.key)
 
 
 @pytest.mark.parametrize(
@@ -205,7 +214,8 @@ def test_one_async_client_serves_every_event_loop_and_each_loop_closes_its_pool(
         gc.collect()
     assert first is second
     # asyncio.run shut each loop down, and the loop closed its own pool on the way out
-    assert len({id(h) for h in used}) == 2 and all(h.is_closed for h in used)
+    assert len({id(h) for h in used}) == 2
+    assert all(h.is_closed for h in used)
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert ledger.total.requests == 2
     assert sync_client(s) is not first
@@ -223,7 +233,8 @@ def test_finished_event_loops_do_not_pile_up(emulator: Emulator) -> None:
         client = asyncio.run(touch())
     assert len(pool_module._async) == 1
     pools = loop_pools(client)
-    assert len(pools) == 1 and pools[0].is_closed  # only the last loop's, already closed
+    assert len(pools) == 1
+    assert pools[0].is_closed  # only the last loop's, already closed
 
 
 def test_close_clients_then_use_again(emulator: Emulator) -> None:

@@ -42,7 +42,8 @@ def test_user_overrides_and_cached_input_rate() -> None:
     assert cost == pytest.approx(0.5 + 0.05 + 2.0)
     assert pricing.cost("claude-opus-4.7", usage(1_000_000, 0)) == pytest.approx(18.0)
     custom = Pricing({"x": ModelPrice(input=1, output=1)})
-    assert "x" in custom and "gpt-4.1" not in custom
+    assert "x" in custom
+    assert "gpt-4.1" not in custom
 
 
 def event(model: str, p: int, c: int, cost: float | None) -> UsageEvent:
@@ -87,7 +88,8 @@ def test_catalog_specs_aliases_and_defaults() -> None:
     assert get_model_spec("deepseek-v3.2").supports_json_schema is False
     assert get_model_spec("gpt-4.1").supports_json_schema is True
     unknown = get_model_spec("brand-new-model")
-    assert unknown.known is False and unknown.context_window == 32768
+    assert unknown.known is False
+    assert unknown.context_window == 32768
     assert get_model_spec("text-embedding-3-large").is_embedding
     assert {"opus-4", "sonnet-4", "haiku-4"} <= set(known_model_ids())
     # the wrong names the articles warn about are not silently aliased

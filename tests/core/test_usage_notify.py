@@ -20,7 +20,8 @@ def test_notify_calls_every_callback_in_order() -> None:
     ledger = UsageLedger()
     notify([lambda e: seen.append(("a", e)), ledger, lambda e: seen.append(("b", e))], EVENT)
     assert seen == [("a", EVENT), ("b", EVENT)]
-    assert ledger.total.requests == 1 and ledger.total.total_tokens == 5
+    assert ledger.total.requests == 1
+    assert ledger.total.total_tokens == 5
 
 
 def test_notify_logs_and_swallows_a_failing_callback(caplog: pytest.LogCaptureFixture) -> None:

@@ -51,16 +51,7 @@ def _check(value: Any, schema: Any, root: dict[str, Any], path: str, out: list[s
         return
     if not isinstance(schema, dict):
         return
-    if "$ref" in schema:
-        _check(value, _resolve(root, schema["$ref"]), root, path, out)
-    for part in schema.get("allOf", []):
-        _check(value, part, root, path, out)
-    if "anyOf" in schema and all(schema_errors(value, s, root) for s in schema["anyOf"]):
-        out.append(f"{path}: matches no anyOf branch")
-    if "oneOf" in schema:
-        matches = sum(1 for s in schema["oneOf"] if not schema_errors(value, s, root))
-        if matches != 1:
-            out.append(f"{path}: matches {matches} oneOf branches, expected 1")
+    _check_combinators(value, schema, root, path, out)
     if "const" in schema and value != schema["const"]:
         out.append(f"{path}: {value!r} != const {schema['const']!r}")
     if "enum" in schema and value not in schema["enum"]:
@@ -76,12 +67,25 @@ def _check(value: Any, schema: Any, root: dict[str, Any], path: str, out: list[s
     elif isinstance(value, list):
         _check_array(value, schema, root, path, out)
     elif isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            out.append(f"{path}: shorter than minLength")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            out.append(f"{path}: longer than maxLength")
+        _check_string(value, schema, path, out)
     elif _is_type(value, "number"):
         _check_number(value, schema, path, out)
+
+
+def _check_combinators(
+    value: Any, schema: dict[str, Any], root: dict[str, Any], path: str, out: list[str]
+) -> None:
+    """``$ref``, ``allOf``, ``anyOf``, ``oneOf``."""
+    if "$ref" in schema:
+        _check(value, _resolve(root, schema["$ref"]), root, path, out)
+    for part in schema.get("allOf", []):
+        _check(value, part, root, path, out)
+    if "anyOf" in schema and all(schema_errors(value, s, root) for s in schema["anyOf"]):
+        out.append(f"{path}: matches no anyOf branch")
+    if "oneOf" in schema:
+        matches = sum(1 for s in schema["oneOf"] if not schema_errors(value, s, root))
+        if matches != 1:
+            out.append(f"{path}: matches {matches} oneOf branches, expected 1")
 
 
 def _check_object(
@@ -118,6 +122,13 @@ def _check_array(
         dumped = [json.dumps(v, sort_keys=True) for v in value]
         if len(set(dumped)) != len(dumped):
             out.append(f"{path}: items not unique")
+
+
+def _check_string(value: str, schema: dict[str, Any], path: str, out: list[str]) -> None:
+    if len(value) < schema.get("minLength", 0):
+        out.append(f"{path}: shorter than minLength")
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        out.append(f"{path}: longer than maxLength")
 
 
 def _check_number(value: float, schema: dict[str, Any], path: str, out: list[str]) -> None:

@@ -63,6 +63,16 @@ def _finish_position(chunks: list[dict[str, Any]]) -> int:
     return len(chunks)
 
 
+def _with_keepalives(events: list[str], nl: str) -> list[str]:
+    """A keep-alive comment first and a ``: PING`` comment between events."""
+    spaced = [f": keep-alive{nl}{nl}"]
+    for position, event in enumerate(events):
+        if position:
+            spaced.append(f": PING{nl}{nl}")
+        spaced.append(event)
+    return spaced
+
+
 def build_script(
     chunks: list[dict[str, Any]], fault: Fault | None, chunk_delay: float = 0.0
 ) -> StreamScript:
@@ -106,12 +116,7 @@ def build_script(
     else:
         events = [*frames, done]
     if kind == "keepalive":
-        spaced = [f": keep-alive{nl}{nl}"]
-        for position, event in enumerate(events):
-            if position:
-                spaced.append(f": PING{nl}{nl}")
-            spaced.append(event)
-        events = spaced
+        events = _with_keepalives(events, nl)
     delays = [chunk_delay if position else 0.0 for position in range(len(events))]
     if kind == "slow_stream":
         slow_after = int(params.get("after", 1))

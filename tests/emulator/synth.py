@@ -180,25 +180,8 @@ class _Synth:
         for key in ("anyOf", "oneOf"):
             options = schema.get(key)
             if isinstance(options, list) and options:
-                non_null = [o for o in options if not self.is_null(o)]
-                prefer_null = depth >= MAX_DEPTH and len(non_null) < len(options)
-                chosen = non_null[0] if non_null and not prefer_null else options[0]
-                if prefer_null:
-                    return None
-                rest = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}
-                if isinstance(chosen, dict):
-                    return self.value({**rest, **chosen}, depth)
-                return self.value(chosen, depth)
-        kind = schema.get("type")
-        if isinstance(kind, list):
-            kind = next((k for k in kind if k != "null"), "null")
-        if kind is None:
-            if "properties" in schema or "required" in schema:
-                kind = "object"
-            elif "items" in schema or "prefixItems" in schema:
-                kind = "array"
-            else:
-                kind = "string"
+                return self.one_of(schema, options, depth)
+        kind = self.kind(schema)
         handler = {
             "object": self.object,
             "array": self.array,
@@ -211,6 +194,33 @@ class _Synth:
         if kind == "boolean":
             return True
         return None
+
+    def one_of(self, schema: dict[str, Any], options: list[Any], depth: int) -> Any:
+        """A value for the first non-null option (null once deep enough, if allowed)."""
+        non_null = [o for o in options if not self.is_null(o)]
+        prefer_null = depth >= MAX_DEPTH and len(non_null) < len(options)
+        chosen = non_null[0] if non_null and not prefer_null else options[0]
+        if prefer_null:
+            return None
+        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}
+        if isinstance(chosen, dict):
+            return self.value({**rest, **chosen}, depth)
+        return self.value(chosen, depth)
+
+    @staticmethod
+    def kind(schema: dict[str, Any]) -> Any:
+        """The schema's type (the first non-null one), else the one its keywords imply."""
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "null")
+        if kind is None:
+            if "properties" in schema or "required" in schema:
+                kind = "object"
+            elif "items" in schema or "prefixItems" in schema:
+                kind = "array"
+            else:
+                kind = "string"
+        return kind
 
     def object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
         properties = schema.get("properties")

@@ -11,6 +11,7 @@ from holysheep_relay import (
     AsyncRelayClient,
     AuthenticationError,
     BadRequestError,
+    ChatStream,
     ContextLengthExceededError,
     ModelInfo,
     ModelNotFoundError,
@@ -71,7 +72,8 @@ def test_chat(gateway: Gateway) -> None:
     assert reply.content == GPT_TEXT
     assert reply.model == GPT
     assert reply.choices[0].finish_reason == "stop"
-    assert reply.usage is not None and reply.usage.prompt_tokens > 0
+    assert reply.usage is not None
+    assert reply.usage.prompt_tokens > 0
     assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
 
 
@@ -79,7 +81,8 @@ async def test_chat_async(gateway: Gateway) -> None:
     async with aclient(gateway) as c:
         reply = await c.chat(model=GPT, messages=user("Hi"))
     assert reply.content == GPT_TEXT
-    assert reply.usage is not None and reply.usage.total_tokens > 0
+    assert reply.usage is not None
+    assert reply.usage.total_tokens > 0
 
 
 def test_stream_with_usage(gateway: Gateway) -> None:
@@ -92,7 +95,8 @@ def test_stream_with_usage(gateway: Gateway) -> None:
     result = stream.result
     assert result.content == GPT_TEXT
     assert result.finish_reason == "stop"
-    assert result.usage is not None and result.usage.completion_tokens > 0
+    assert result.usage is not None
+    assert result.usage.completion_tokens > 0
     assert result.usage.total_tokens == result.usage.prompt_tokens + result.usage.completion_tokens
 
 
@@ -101,7 +105,8 @@ async def test_stream_with_usage_async(gateway: Gateway) -> None:
         stream = await c.stream_chat(model=GPT, messages=user("Hi"))
         result = await stream.until_done()
     assert result.content == GPT_TEXT
-    assert result.usage is not None and result.usage.total_tokens > 0
+    assert result.usage is not None
+    assert result.usage.total_tokens > 0
 
 
 def test_request_id_is_the_gateways_call_id(gateway: Gateway) -> None:
@@ -178,7 +183,8 @@ async def test_tool_call_streamed(gateway: Gateway) -> None:
     assert call.function.name == "get_weather"
     assert json.loads(call.function.arguments) == WEATHER_ARGS
     assert result.finish_reason == "tool_calls"
-    assert result.usage is not None and result.usage.total_tokens > 0
+    assert result.usage is not None
+    assert result.usage.total_tokens > 0
 
 
 # -- errors outside streams -------------------------------------------------------------
@@ -246,16 +252,21 @@ def test_rate_limit_frame_mid_stream(gateway: Gateway) -> None:
     """Two chunks, then ``data: {"error": {..., "code": "429"}}`` (and no ``[DONE]``)."""
     probe = gateway.probe()
     texts: list[str] = []
+
+    def read(stream: ChatStream) -> None:
+        for chunk in stream:
+            texts.extend(ch.delta.content or "" for ch in chunk.choices)
+
     with client(gateway, max_retries=2) as c:
         stream = c.stream_chat(model=MID_429, messages=user(probe.prompt()))
         with stream, pytest.raises(RateLimitError) as info:
-            for chunk in stream:
-                texts.extend(ch.delta.content or "" for ch in chunk.choices)
+            read(stream)
     error = info.value
     assert error.status_code == 429
     assert error.code == "429"
     assert error.partial_text == "".join(texts)
-    assert error.partial_text and MID_TEXT.startswith(error.partial_text)
+    assert error.partial_text
+    assert MID_TEXT.startswith(error.partial_text)
     assert len(probe.calls) == 1  # content was delivered: never retried
 
 
@@ -278,8 +289,7 @@ async def test_rate_limit_frame_before_content_gives_up(gateway: Gateway) -> Non
     probe = gateway.probe()
     async with aclient(gateway, max_retries=1) as c:
         with pytest.raises(RateLimitError) as info:
-            stream = await c.stream_chat(model=LATE_429, messages=user(probe.prompt()))
-            await stream.until_done()
+            await (await c.stream_chat(model=LATE_429, messages=user(probe.prompt()))).until_done()
     assert info.value.status_code == 429
     assert info.value.code == "429"
     assert info.value.partial_text == ""
@@ -332,7 +342,8 @@ def test_embeddings(gateway: Gateway) -> None:
         single = c.embed(model=EMBEDDING_MODEL, input="hello")
     assert batch.vectors == [[0.0, 1.0, 0.5], [1.0, 3.0, 0.5]]
     assert single.vectors == [[0.0, 5.0, 0.5]]
-    assert batch.usage is not None and batch.usage.prompt_tokens > 0
+    assert batch.usage is not None
+    assert batch.usage.prompt_tokens > 0
 
 
 async def test_embeddings_async(gateway: Gateway) -> None:

@@ -60,7 +60,8 @@ def test_invoke(gateway: Gateway) -> None:
     reply = chat(gateway).invoke(probe.prompt())
     assert isinstance(reply, AIMessage)
     assert reply.content == GPT_TEXT
-    assert reply.usage_metadata is not None and reply.usage_metadata["total_tokens"] > 0
+    assert reply.usage_metadata is not None
+    assert reply.usage_metadata["total_tokens"] > 0
     assert reply.response_metadata["model_name"] == GPT
     assert reply.response_metadata["finish_reason"] == "stop"
     assert reply.response_metadata["request_id"] == probe.calls[-1]
@@ -145,9 +146,13 @@ def test_server_error(gateway: Gateway) -> None:
 
 def test_rate_limit_frame_mid_stream(gateway: Gateway) -> None:
     texts: list[str] = []
-    with pytest.raises(RateLimitError) as info:
+
+    def read() -> None:
         for chunk in chat(gateway, MID_429, max_retries=2).stream("Hi"):
             texts.append(str(chunk.content))
+
+    with pytest.raises(RateLimitError) as info:
+        read()
     assert isinstance(info.value, lc.ModelRateLimitError)
     assert info.value.status_code == 429
     assert info.value.partial_text == "".join(texts)
@@ -175,7 +180,8 @@ def test_callback_totals(gateway: Gateway) -> None:
     with get_holysheep_callback() as cb:
         reply = llm.invoke("Hi")
         streamed = merged(list(llm.stream("Hi")))
-    assert reply.usage_metadata is not None and streamed.usage_metadata is not None
+    assert reply.usage_metadata is not None
+    assert streamed.usage_metadata is not None
     assert cb.requests == 2
     assert cb.total_tokens == (
         reply.usage_metadata["total_tokens"] + streamed.usage_metadata["total_tokens"]

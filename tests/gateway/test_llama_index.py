@@ -144,9 +144,13 @@ async def test_server_error(gateway: Gateway) -> None:
 
 def test_rate_limit_frame_mid_stream(gateway: Gateway) -> None:
     deltas: list[str] = []
-    with pytest.raises(RateLimitError) as info:
+
+    def read() -> None:
         for response in llm(gateway, MID_429, max_retries=2).stream_chat(user("Hi")):
             deltas.append(response.delta or "")
+
+    with pytest.raises(RateLimitError) as info:
+        read()
     assert info.value.status_code == 429
     assert info.value.partial_text == "".join(deltas)
     assert MID_TEXT.startswith(info.value.partial_text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -51,10 +51,10 @@ def get_weather(city: str) -> str:
 
 
 @pytest.fixture
-def repeating(emulator: Emulator) -> Iterator[Emulator]:
+def repeating(emulator: Emulator) -> Emulator:
     """The emulator as a relay that gives every completion the same id (undone by reset)."""
     emulator.fixed_completion_id = RELAY_ID
-    yield emulator
+    return emulator
 
 
 def _chat_bodies(emulator: Emulator) -> list[dict[str, Any]]:
@@ -66,7 +66,8 @@ def _chat_bodies(emulator: Emulator) -> list[dict[str, Any]]:
 def assert_state_well_formed(messages: Sequence[BaseMessage]) -> None:
     """Distinct ids; every ToolMessage follows the AIMessage that made its call."""
     ids = [m.id for m in messages]
-    assert None not in ids and len(set(ids)) == len(ids), ids
+    assert None not in ids, ids
+    assert len(set(ids)) == len(ids), ids
     for position, message in enumerate(messages):
         if not isinstance(message, ToolMessage):
             continue
@@ -198,14 +199,18 @@ def test_converters_leave_the_message_id_to_langchain_core() -> None:
     }
     result = chat_result(ChatCompletion.model_validate(raw))
     message = result.generations[0].message
-    assert message.id is None and message.response_metadata["id"] == RELAY_ID
-    assert result.llm_output is not None and result.llm_output["id"] == RELAY_ID
+    assert message.id is None
+    assert message.response_metadata["id"] == RELAY_ID
+    assert result.llm_output is not None
+    assert result.llm_output["id"] == RELAY_ID
     converter = StreamConverter()
     delta = {"index": 0, "delta": {"content": "A"}, "finish_reason": None}
     chunk = converter.convert(chunk_from_dict({"id": RELAY_ID, "model": "m", "choices": [delta]}))
-    assert chunk is not None and chunk.message.id is None
+    assert chunk is not None
+    assert chunk.message.id is None
     last = converter.finish(StreamResult(id=RELAY_ID, model="m", finish_reason="stop"))
-    assert last.message.id is None and last.message.response_metadata["id"] == RELAY_ID
+    assert last.message.id is None
+    assert last.message.response_metadata["id"] == RELAY_ID
 
 
 @pytest.mark.parametrize("mode", ["invoke", "ainvoke", "stream", "astream"])
@@ -215,8 +220,11 @@ def test_each_generation_gets_its_own_message_id(
     llm = make_llm()
     first, second = (call(mode, llm, "Hello") for _ in range(2))
     assert first.response_metadata["id"] == second.response_metadata["id"] == RELAY_ID
-    assert first.id and second.id and first.id != second.id
-    assert first.id.startswith(LC_ID_PREFIX) and second.id.startswith(LC_ID_PREFIX)
+    assert first.id
+    assert second.id
+    assert first.id != second.id
+    assert first.id.startswith(LC_ID_PREFIX)
+    assert second.id.startswith(LC_ID_PREFIX)
 
 
 @pytest.mark.parametrize("streaming", ["stream", "astream"])
@@ -244,8 +252,11 @@ def test_invoke_with_streaming_flag_merges_under_one_id(
 ) -> None:
     llm = make_llm(streaming=True)
     first, second = llm.invoke("Hello"), llm.invoke("Hello")
-    assert repeating.requests[-1].json is not None and repeating.requests[-1].json["stream"]
-    assert first.id and second.id and first.id != second.id
+    assert repeating.requests[-1].json is not None
+    assert repeating.requests[-1].json["stream"]
+    assert first.id
+    assert second.id
+    assert first.id != second.id
     assert first.response_metadata["id"] == second.response_metadata["id"] == RELAY_ID
 
 
@@ -254,4 +265,6 @@ def test_batch_choices_get_distinct_ids(
 ) -> None:
     result = make_llm(n=2).generate([[HumanMessage("Hello")]])
     ids = [g.message.id for g in result.generations[0] if isinstance(g, ChatGeneration)]
-    assert len(ids) == 2 and None not in ids and len(set(ids)) == 2
+    assert len(ids) == 2
+    assert None not in ids
+    assert len(set(ids)) == 2

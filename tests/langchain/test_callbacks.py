@@ -29,8 +29,10 @@ def test_totals_cover_invoke_and_streams_once_each(
     assert cb.requests == cb.successful_requests == 4
     assert (cb.prompt_tokens, cb.completion_tokens, cb.total_tokens) == (24, 24, 48)
     assert cb.total_cost == pytest.approx(sum(r.response_metadata["cost_usd"] for r in results))
-    assert cb.total_cost > 0 and cb.unpriced_requests == 0
-    assert "Total Cost (USD)" in repr(cb) and "gpt-4.1" in cb.report()
+    assert cb.total_cost > 0
+    assert cb.unpriced_requests == 0
+    assert "Total Cost (USD)" in repr(cb)
+    assert "gpt-4.1" in cb.report()
 
 
 def test_per_model_breakdown_and_unpriced_models(make_llm: Callable[..., ChatHolySheep]) -> None:
@@ -62,7 +64,8 @@ def test_thread_safe_under_batch(make_llm: Callable[..., ChatHolySheep]) -> None
     llm = make_llm()
     with get_holysheep_callback() as cb:
         llm.batch([PROMPT] * 24, config={"max_concurrency": 8})
-    assert cb.requests == 24 and cb.total_tokens == 24 * 12
+    assert cb.requests == 24
+    assert cb.total_tokens == 24 * 12
 
 
 def test_async_tasks_are_counted(make_llm: Callable[..., ChatHolySheep]) -> None:
@@ -77,7 +80,8 @@ def test_async_tasks_are_counted(make_llm: Callable[..., ChatHolySheep]) -> None
         return cb
 
     cb = asyncio.run(run())
-    assert cb.requests == 10 and cb.total_tokens == 120
+    assert cb.requests == 10
+    assert cb.total_tokens == 120
 
 
 def test_cache_hits_are_not_billed(
@@ -88,11 +92,14 @@ def test_cache_hits_are_not_billed(
         llm.invoke(PROMPT)
         llm.invoke(PROMPT)
     assert emulator.attempts() == 1
-    assert cb.requests == 1 and cb.total_tokens == 12
+    assert cb.requests == 1
+    assert cb.total_tokens == 12
 
 
 def test_other_models_count_as_unpriced_requests() -> None:
     fake = GenericFakeChatModel(messages=iter([AIMessage("hi")]))
     with get_holysheep_callback() as cb:
         fake.invoke("x")
-    assert cb.requests == 1 and cb.unpriced_requests == 1 and cb.total_tokens == 0
+    assert cb.requests == 1
+    assert cb.unpriced_requests == 1
+    assert cb.total_tokens == 0

@@ -44,8 +44,10 @@ def _llm(relay: tuple[str, str]) -> ChatHolySheep:
 @pytest.mark.vcr
 def test_invoke(cassette_relay: tuple[str, str]) -> None:
     reply = _llm(cassette_relay).invoke("Say hello in three words.")
-    assert isinstance(reply.content, str) and reply.content
-    assert reply.usage_metadata is not None and reply.usage_metadata["total_tokens"] > 0
+    assert isinstance(reply.content, str)
+    assert reply.content
+    assert reply.usage_metadata is not None
+    assert reply.usage_metadata["total_tokens"] > 0
     assert reply.response_metadata["model_name"].startswith(MODEL)
     assert reply.response_metadata["cost_usd"] > 0
 
@@ -56,7 +58,8 @@ def test_stream(cassette_relay: tuple[str, str]) -> None:
     assert len(chunks) > 2
     assert sum(1 for c in chunks if c.usage_metadata) == 1
     full = collect(chunks)
-    assert full.content and full.usage_metadata["output_tokens"] > 0
+    assert full.content
+    assert full.usage_metadata["output_tokens"] > 0
 
 
 @pytest.mark.vcr
@@ -65,7 +68,8 @@ def test_astream(cassette_relay: tuple[str, str]) -> None:
         return [c async for c in _llm(cassette_relay).astream("Name two colours.")]
 
     full = collect(asyncio.run(go()))
-    assert full.content and full.usage_metadata is not None
+    assert full.content
+    assert full.usage_metadata is not None
 
 
 @pytest.mark.vcr
@@ -82,7 +86,9 @@ def test_tool_call(cassette_relay: tuple[str, str]) -> None:
 def test_structured_output(cassette_relay: tuple[str, str]) -> None:
     structured = _llm(cassette_relay).with_structured_output(City)
     city = structured.invoke("Which city is the capital of France? Answer with Paris, France.")
-    assert isinstance(city, City) and city.name and city.country
+    assert isinstance(city, City)
+    assert city.name
+    assert city.country
 
 
 @pytest.mark.vcr
@@ -96,8 +102,11 @@ def test_agent_loop(cassette_relay: tuple[str, str]) -> None:
         history += [get_weather.invoke(call) for call in first.tool_calls]
         assert isinstance(history[-1], ToolMessage)
         final = llm.invoke(history)
-    assert isinstance(final.content, str) and final.content
-    assert cb.requests == 2 and cb.total_tokens > 0 and cb.total_cost > 0
+    assert isinstance(final.content, str)
+    assert final.content
+    assert cb.requests == 2
+    assert cb.total_tokens > 0
+    assert cb.total_cost > 0
 
 
 @pytest.mark.vcr
@@ -107,7 +116,9 @@ def test_embeddings(cassette_relay: tuple[str, str]) -> None:
         model="text-embedding-3-small", base_url=base_url, api_key=api_key, chunk_size=2
     )
     vectors = emb.embed_documents(["red apple", "green pear", "blue sky"])
-    assert len(vectors) == 3 and len({len(v) for v in vectors}) == 1 and len(vectors[0]) > 0
+    assert len(vectors) == 3
+    assert len({len(v) for v in vectors}) == 1
+    assert len(vectors[0]) > 0
 
 
 def test_cassettes_hold_no_secrets() -> None:
@@ -116,4 +127,5 @@ def test_cassettes_hold_no_secrets() -> None:
     for path in files:
         text = path.read_text("utf-8")
         assert cassette_config.find_secrets(text) == [], path
-        assert "hs_test_key" not in text and "authorization" not in text.lower(), path
+        assert "hs_test_key" not in text, path
+        assert "authorization" not in text.lower(), path

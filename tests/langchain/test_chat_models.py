@@ -68,7 +68,8 @@ def test_stream_yields_usage_exactly_once(
     emulator.add_fault("repeated_usage")  # running totals on every chunk, as some relays do
     chunks = chunks_of(stream_mode, make_llm(), PROMPT)
     with_usage = [c for c in chunks if c.usage_metadata]
-    assert len(with_usage) == 1 and with_usage[0] is chunks[-1]
+    assert len(with_usage) == 1
+    assert with_usage[0] is chunks[-1]
     assert chunks[-1].chunk_position == "last"
     assert with_usage[0].usage_metadata["total_tokens"] == 12
     assert [c.content for c in chunks[:-1]] == [
@@ -141,8 +142,11 @@ def test_request_body_parameters(
         "n": 1,
         "stop": ["END"],
     }
-    assert body["logprobs"] is False and body["top_logprobs"] == 2 and body["custom_flag"] is True
-    assert "max_completion_tokens" not in body and "stream" not in body
+    assert body["logprobs"] is False
+    assert body["top_logprobs"] == 2
+    assert body["custom_flag"] is True
+    assert "max_completion_tokens" not in body
+    assert "stream" not in body
     headers = emulator.requests[-1].headers
     assert headers["x-team"] == "search"
     assert headers["authorization"] == "Bearer hs_fake_test_key_0123456789abcdef"
@@ -154,8 +158,10 @@ def test_call_kwargs_override_the_defaults(
     llm = make_llm(temperature=0.2, stop=["x"], extra_body={"a": 1})
     result = call(mode, llm.bind(temperature=1.0, extra_body={"b": 2}), PROMPT, stop=["END"])
     body = last_body(emulator)
-    assert body["temperature"] == 1.0 and body["stop"] == ["END"]
-    assert body["a"] == 1 and body["b"] == 2
+    assert body["temperature"] == 1.0
+    assert body["stop"] == ["END"]
+    assert body["a"] == 1
+    assert body["b"] == 2
     assert result.content == ANSWER
     result = call(mode, llm, PROMPT, model="deepseek-v3.2")
     assert last_body(emulator)["model"] == "deepseek-v3.2"
@@ -174,7 +180,8 @@ def test_streaming_flag_streams_on_invoke(
 ) -> None:
     result = make_llm(streaming=True).invoke(PROMPT)
     assert last_body(emulator)["stream"] is True
-    assert result.content == ANSWER and result.usage_metadata is not None
+    assert result.content == ANSWER
+    assert result.usage_metadata is not None
 
 
 def test_n_choices_become_generations(make_llm: Callable[..., ChatHolySheep]) -> None:
@@ -207,7 +214,8 @@ def test_on_usage_gets_one_event_per_request(
     call(mode, make_llm(), PROMPT)  # another model on the same pooled client: not reported
     assert len(events) == 1
     event = events[0]
-    assert event.model == "gpt-4.1" and event.total_tokens == 12
+    assert event.model == "gpt-4.1"
+    assert event.total_tokens == 12
     assert event.cost_usd == result.response_metadata["cost_usd"]
     assert event.request_id == result.response_metadata["request_id"]
     assert event.streamed == (mode in ("stream", "astream"))
@@ -241,8 +249,10 @@ def test_core_rate_limiter_is_shared_and_reconciled(
     first = make_llm(requests_per_minute=601, tokens_per_minute=100_001)
     second = make_llm(requests_per_minute=601, tokens_per_minute=100_001)
     limiter = first._sync_client().rate_limiter
-    assert limiter is not None and limiter is second._sync_client().rate_limiter
-    assert limiter.requests_per_minute == 601 and limiter.tokens_per_minute == 100_001
+    assert limiter is not None
+    assert limiter is second._sync_client().rate_limiter
+    assert limiter.requests_per_minute == 601
+    assert limiter.tokens_per_minute == 100_001
     assert make_llm(requests_per_minute=5)._sync_client().rate_limiter is not limiter
     assert make_llm()._sync_client().rate_limiter is None
     seen: list[tuple[str, int, int]] = []
@@ -260,7 +270,8 @@ def test_core_rate_limiter_is_shared_and_reconciled(
     monkeypatch.setattr(limiter, "reconcile", spy_reconcile)
     call(mode, second, PROMPT)
     assert [s[0] for s in seen] == ["reserve", "reconcile"]
-    assert seen[0][1] > 0 and seen[1] == ("reconcile", seen[0][1], 12)
+    assert seen[0][1] > 0
+    assert seen[1] == ("reconcile", seen[0][1], 12)
 
 
 def test_get_num_tokens_is_offline_and_total(make_llm: Callable[..., ChatHolySheep]) -> None:
@@ -280,12 +291,15 @@ def test_get_num_tokens_is_offline_and_total(make_llm: Callable[..., ChatHolyShe
 def test_profile_comes_from_the_catalog(make_llm: Callable[..., ChatHolySheep]) -> None:
     haiku = make_llm(model="haiku-4").profile
     assert haiku is not None
-    assert haiku["max_input_tokens"] == 200_000 and haiku["max_output_tokens"] == 4096
-    assert haiku["image_inputs"] is False and haiku["tool_calling"] is True
+    assert haiku["max_input_tokens"] == 200_000
+    assert haiku["max_output_tokens"] == 4096
+    assert haiku["image_inputs"] is False
+    assert haiku["tool_calling"] is True
     assert make_llm(model="deepseek-v3.2").profile["structured_output"] is False  # type: ignore[index]
     assert make_llm(model="deepseek-reasoner").profile["reasoning_output"] is True  # type: ignore[index]
     unknown = make_llm(model="emulator-model").profile
-    assert unknown is not None and unknown["max_input_tokens"] == 32768
+    assert unknown is not None
+    assert unknown["max_input_tokens"] == 32768
 
 
 def test_ls_params(make_llm: Callable[..., ChatHolySheep]) -> None:

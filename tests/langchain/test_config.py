@@ -46,7 +46,8 @@ def test_bad_settings_fail_at_construction(kw: dict[str, object], match: str) ->
 
 def test_settings_come_from_the_environment(relay_env: Emulator) -> None:
     llm = ChatHolySheep(model="gpt-4.1")
-    assert llm.api_key is not None and llm.api_key.get_secret_value() == KEY
+    assert llm.api_key is not None
+    assert llm.api_key.get_secret_value() == KEY
     assert llm.base_url == relay_env.base_url
     assert llm.invoke("hi").content == "Hello! You said: hi"
 
@@ -94,7 +95,8 @@ def test_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert isinstance(restored, ChatHolySheep)
     assert restored.model_dump() == llm.model_dump()
-    assert restored.api_key is not None and restored.api_key.get_secret_value() == SECRET
+    assert restored.api_key is not None
+    assert restored.api_key.get_secret_value() == SECRET
 
 
 def test_one_pooled_client_per_configuration(
@@ -139,7 +141,8 @@ def test_one_async_client_serves_every_event_loop_and_each_loop_closes_its_pool(
         gc.collect()
     assert first is second
     # asyncio.run shut each loop down, and the loop closed its own pool on the way out
-    assert len({id(p) for p in pools}) == 2 and all(p.is_closed for p in pools)
+    assert len({id(p) for p in pools}) == 2
+    assert all(p.is_closed for p in pools)
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 

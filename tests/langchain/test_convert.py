@@ -272,8 +272,10 @@ def test_chat_result_metadata_and_choices() -> None:
     completion.raw, completion.request_id, completion.cost_usd = raw, "req_9", 0.25
     result = chat_result(completion)
     first, second = (g.message for g in result.generations)
-    assert isinstance(first, AIMessage) and isinstance(second, AIMessage)
-    assert first.content == "A" and first.additional_kwargs == {"reasoning_content": "why"}
+    assert isinstance(first, AIMessage)
+    assert isinstance(second, AIMessage)
+    assert first.content == "A"
+    assert first.additional_kwargs == {"reasoning_content": "why"}
     assert first.response_metadata["token_usage"] == raw["usage"]
     assert {k: first.response_metadata[k] for k in ("model_name", "id", "request_id")} == {
         "model_name": "gpt-4.1",
@@ -282,8 +284,10 @@ def test_chat_result_metadata_and_choices() -> None:
     }
     assert first.response_metadata["cost_usd"] == 0.25
     assert first.response_metadata["model_provider"] == "holysheep"
-    assert second.tool_calls == [] and second.invalid_tool_calls[0]["args"] == "{"
-    assert result.llm_output is not None and result.llm_output["token_usage"] == raw["usage"]
+    assert second.tool_calls == []
+    assert second.invalid_tool_calls[0]["args"] == "{"
+    assert result.llm_output is not None
+    assert result.llm_output["token_usage"] == raw["usage"]
 
 
 # -- stream chunks ------------------------------------------------------------------------
@@ -362,12 +366,15 @@ def test_usage_and_metadata_only_on_the_final_chunk() -> None:
         conv.convert(_chunk({}, usage={"prompt_tokens": 4, "completion_tokens": 1})),
         conv.convert(_chunk({}, usage=raw_usage)),
     ]
-    assert mid[1] is None and mid[2] is None
-    assert mid[0] is not None and mid[0].message.usage_metadata is None
+    assert mid[1] is None
+    assert mid[2] is None
+    assert mid[0] is not None
+    assert mid[0].message.usage_metadata is None
     assert mid[0].message.additional_kwargs == {"reasoning_content": "r"}
     final = conv.finish(StreamResult(id="chatcmpl-1", model="m", usage=Usage.from_wire(raw_usage)))
     message = final.message
-    assert isinstance(message, AIMessageChunk) and message.chunk_position == "last"
+    assert isinstance(message, AIMessageChunk)
+    assert message.chunk_position == "last"
     assert message.usage_metadata == {"input_tokens": 4, "output_tokens": 2, "total_tokens": 6}
     assert message.response_metadata["model_provider"] == "holysheep"
     json.dumps(message.response_metadata)  # plain data only

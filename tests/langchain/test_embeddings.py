@@ -60,7 +60,9 @@ def test_dimensions_and_model_kwargs(
     vectors = embed(make_emb(dimensions=16, model_kwargs={"user": "u1"}), TEXTS[:2])
     assert [len(v) for v in vectors] == [16, 16]
     body = emulator.requests[-1].json
-    assert body["dimensions"] == 16 and body["user"] == "u1" and body["encoding_format"] == "float"
+    assert body["dimensions"] == 16
+    assert body["user"] == "u1"
+    assert body["encoding_format"] == "float"
 
 
 def test_query_twins(make_emb: Callable[..., HolySheepEmbeddings]) -> None:

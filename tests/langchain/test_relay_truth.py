@@ -109,7 +109,8 @@ def test_error_frame_before_content_is_retried_in_stream(
     emulator.add_fault("error_chunk", after=1, error=LITELLM_429_FRAME, done=True)
     reply = collect(make_llm(max_retries=2).stream(PROMPT))
     assert reply.content == ANSWER
-    assert reply.usage_metadata is not None and reply.usage_metadata["total_tokens"] > 0
+    assert reply.usage_metadata is not None
+    assert reply.usage_metadata["total_tokens"] > 0
     assert emulator.attempts() == 2
 
 
@@ -135,7 +136,8 @@ def test_profile_follows_the_relays_listing(emulator: Emulator, make_llm: MakeLL
     assert before.profile is not None
     assert before.profile["max_input_tokens"] == spec.context_window == 1_047_576
     emulator.model_limits = {"gpt-4.1": {"max_input_tokens": 50_000, "max_output_tokens": 4_000}}
-    RelayClient(api_key=KEY, base_url=emulator.base_url).list_models()
+    with RelayClient(api_key=KEY, base_url=emulator.base_url) as client:
+        client.list_models()
     same_relay = emulator.base_url.removesuffix("/v1")  # spelled differently, normalised
     unversioned = ChatHolySheep(model="gpt-4.1", api_key=KEY, base_url=same_relay)
     for after in (make_llm(), unversioned):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import pytest
@@ -32,8 +31,8 @@ class TestChatHolySheepIntegration(ChatModelIntegrationTests):
     """
 
     @pytest.fixture(autouse=True)
-    def _relay(self, relay_env: Emulator) -> Iterator[Emulator]:
-        yield relay_env  # HOLYSHEEP_API_KEY / HOLYSHEEP_BASE_URL point at the emulator
+    def _relay(self, relay_env: Emulator) -> Emulator:
+        return relay_env  # HOLYSHEEP_API_KEY / HOLYSHEEP_BASE_URL point at the emulator
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -91,8 +90,8 @@ class TestChatHolySheepIntegration(ChatModelIntegrationTests):
 
 class TestHolySheepEmbeddingsIntegration(EmbeddingsIntegrationTests):
     @pytest.fixture(autouse=True)
-    def _relay(self, relay_env: Emulator) -> Iterator[Emulator]:
-        yield relay_env
+    def _relay(self, relay_env: Emulator) -> Emulator:
+        return relay_env
 
     @property
     def embeddings_class(self) -> type[HolySheepEmbeddings]:

@@ -46,9 +46,12 @@ SCHEMAS: dict[str, Any] = {
 
 def _check(result: Any, kind: str) -> None:
     if kind == "pydantic":
-        assert isinstance(result, Answer) and result.answer
+        assert isinstance(result, Answer)
+        assert result.answer
     else:
-        assert isinstance(result, dict) and set(result) == {"answer"} and result["answer"]
+        assert isinstance(result, dict)
+        assert set(result) == {"answer"}
+        assert result["answer"]
 
 
 @pytest.mark.parametrize("kind", list(SCHEMAS))
@@ -113,7 +116,8 @@ def test_pydantic_v1_schemas_work(make_llm: Callable[..., ChatHolySheep], mode: 
     for method in ("json_schema", "function_calling"):
         structured = make_llm().with_structured_output(AnswerV1, method=method)
         result = _final(mode, structured)
-        assert isinstance(result, AnswerV1) and result.answer
+        assert isinstance(result, AnswerV1)
+        assert result.answer
 
 
 def test_include_raw_returns_message_and_parsing_error(
@@ -124,13 +128,15 @@ def test_include_raw_returns_message_and_parsing_error(
         punchline: str
 
     ok = call(mode, make_llm().with_structured_output(Answer, include_raw=True), PROMPT)
-    assert isinstance(ok["parsed"], Answer) and ok["parsing_error"] is None
+    assert isinstance(ok["parsed"], Answer)
+    assert ok["parsing_error"] is None
     assert ok["raw"].usage_metadata is not None
     # JSON mode does not send the schema, so the emulator answers {"answer": ...}
     bad = make_llm().with_structured_output(Joke, method="json_mode", include_raw=True)
     if mode in ("invoke", "ainvoke"):
         result = call(mode, bad, PROMPT)
-        assert result["parsed"] is None and result["parsing_error"] is not None
+        assert result["parsed"] is None
+        assert result["parsing_error"] is not None
         assert result["raw"].content.startswith('{"answer"')
 
 

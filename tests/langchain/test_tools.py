@@ -89,7 +89,8 @@ def test_tool_choice_none_means_no_call(
 ) -> None:
     result = make_llm().bind_tools([get_weather], tool_choice="none").invoke("Hello")
     assert last_body(emulator)["tool_choice"] == "none"
-    assert result.tool_calls == [] and result.content == "Hello! You said: Hello"
+    assert result.tool_calls == []
+    assert result.content == "Hello! You said: Hello"
 
 
 def test_tool_call_in_every_mode(make_llm: Callable[..., ChatHolySheep], mode: str) -> None:

@@ -15,7 +15,6 @@ unserialisable key there, so the second run would start with an empty history.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,10 +39,10 @@ def multiply(a: int, b: int) -> int:
 
 
 @pytest.fixture
-def repeating(emulator: Emulator) -> Iterator[Emulator]:
+def repeating(emulator: Emulator) -> Emulator:
     """The emulator as a relay that gives every completion the same id (undone by reset)."""
     emulator.fixed_completion_id = RELAY_ID
-    yield emulator
+    return emulator
 
 
 def _chat_bodies(emulator: Emulator) -> list[dict[str, Any]]:

@@ -49,7 +49,8 @@ async def test_function_agent(emulator: Emulator, llm: HolySheep, streaming: boo
     assert CALLS == [(6, 7)]
     assert answer == "The tool returned: 42."
     [result] = [e for e in events if isinstance(e, ToolCallResult)]
-    assert result.tool_name == "multiply" and result.tool_kwargs == {"a": 6, "b": 7}
+    assert result.tool_name == "multiply"
+    assert result.tool_kwargs == {"a": 6, "b": 7}
     first, second = _chat_bodies(emulator)
     assert first["tools"][0]["function"]["name"] == "multiply"
     assert first.get("stream", False) is streaming
@@ -101,7 +102,8 @@ def test_predict_and_call(emulator: Emulator, llm: HolySheep) -> None:
     assert response.response == "42"
     assert CALLS == [(6, 7)]
     [body] = _chat_bodies(emulator)
-    assert body["tool_choice"] == "auto" and body["parallel_tool_calls"] is False
+    assert body["tool_choice"] == "auto"
+    assert body["parallel_tool_calls"] is False
 
 
 async def test_apredict_and_call_with_parallel_calls(emulator: Emulator, llm: HolySheep) -> None:
@@ -121,4 +123,5 @@ def test_predict_and_call_keeps_one_call_unless_parallel(emulator: Emulator) -> 
     emulator.add_fault("tool_index_shared")  # the relay answers with two calls anyway
     llm = make_llm(emulator)
     response = llm.predict_and_call([FunctionTool.from_defaults(multiply)], user_msg="6 x 7")
-    assert len(response.sources) == 1 and CALLS == [(6, 7)]
+    assert len(response.sources) == 1
+    assert CALLS == [(6, 7)]

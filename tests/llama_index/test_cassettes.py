@@ -63,7 +63,8 @@ async def test_function_agent_reaches_an_answer_through_a_tool(
 def test_structured_predict(cassette_relay: tuple[str, str]) -> None:
     prompt = PromptTemplate("Give the city {city} with population {population}.")
     city = _llm(cassette_relay).structured_predict(City, prompt, city="Lyon", population=522000)
-    assert isinstance(city, City) and city.name
+    assert isinstance(city, City)
+    assert city.name
 
 
 async def test_query_engine_over_relay_embeddings(cassette_relay: tuple[str, str]) -> None:

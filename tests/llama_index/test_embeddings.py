@@ -46,7 +46,8 @@ async def test_single_text_and_query(emulator: Emulator, sync: bool) -> None:
     else:
         text = await embed.aget_text_embedding("hello")
         query = await embed.aget_query_embedding("world")
-    assert _close(text, embed_text("hello")) and _close(query, embed_text("world"))
+    assert _close(text, embed_text("hello"))
+    assert _close(query, embed_text("world"))
     assert len(text) == DEFAULT_DIMENSIONS
     assert [r.json["input"] for r in emulator.requests] == [["hello"], ["world"]]
 
@@ -60,17 +61,19 @@ async def test_dimensions_and_any_model_name(emulator: Emulator) -> None:
         emulator.models.remove("vendor/custom-embedder-v9")
     assert len(vector) == 16
     [body] = [r.json for r in emulator.requests]
-    assert body["model"] == "vendor/custom-embedder-v9" and body["dimensions"] == 16
+    assert body["model"] == "vendor/custom-embedder-v9"
+    assert body["dimensions"] == 16
 
 
 @pytest.mark.parametrize("sync", [True, False])
 async def test_errors_are_typed_and_retried_once_layer(emulator: Emulator, sync: bool) -> None:
     emulator.add_fault("rate_limit", times=3, path="/embeddings", retry_after=0)
     embed = _embedder(emulator, max_retries=2)
-    with pytest.raises(RateLimitError):
-        if sync:
+    if sync:
+        with pytest.raises(RateLimitError):
             embed.get_text_embedding("hello")
-        else:
+    else:
+        with pytest.raises(RateLimitError):
             await embed.aget_text_embedding("hello")
     assert emulator.attempts("/embeddings") == 3
     emulator.add_fault("auth_error", path="/embeddings")

@@ -67,7 +67,8 @@ def test_bracketed_tool_lists_are_understood_too() -> None:
         }
     ]
     answer = react_answer(messages)
-    assert answer is not None and "Action: search\nAction Input: " in answer
+    assert answer is not None
+    assert "Action: search\nAction Input: " in answer
     json.loads(answer.split("Action Input: ", 1)[1])
 
 

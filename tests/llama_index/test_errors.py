@@ -172,7 +172,8 @@ async def test_errors_never_carry_the_key(emulator: Emulator, mode: str) -> None
             await run(llm, mode, user())
     finally:
         emulator.api_key = None
-    assert SECRET_KEY not in str(caught.value) and SECRET_KEY not in repr(caught.value)
+    assert SECRET_KEY not in str(caught.value)
+    assert SECRET_KEY not in repr(caught.value)
     assert SECRET_KEY not in str(caught.value.body)
 
 

@@ -48,7 +48,8 @@ async def test_answer_usage_cost_and_request_id(emulator: Emulator, mode: str) -
     if mode.startswith("stream"):
         assert body["stream_options"] == {"include_usage": True}
     else:
-        assert "stream" not in body and "stream_options" not in body
+        assert "stream" not in body
+        assert "stream_options" not in body
 
 
 @pytest.mark.parametrize("mode", ["stream-sync", "stream-async"])
@@ -64,7 +65,8 @@ async def test_every_streamed_response_carries_the_whole_message_so_far(
         assert response.message.role == "assistant"
     assert so_far == "Hello! You said: one two three four"
     assert all("prompt_tokens" not in r.additional_kwargs for r in responses[:-1])
-    assert responses[-1].delta == "" and responses[-1].additional_kwargs["finish_reason"] == "stop"
+    assert responses[-1].delta == ""
+    assert responses[-1].additional_kwargs["finish_reason"] == "stop"
 
 
 @pytest.mark.parametrize("mode", ["stream-sync", "stream-async"])
@@ -72,7 +74,8 @@ async def test_include_usage_can_be_turned_off(emulator: Emulator, mode: str) ->
     llm = make_llm(emulator, include_usage=False)
     final = (await run(llm, mode, user())).final
     assert "stream_options" not in _last_chat_body(emulator)
-    assert final.raw.get("usage") is None and "prompt_tokens" not in final.additional_kwargs
+    assert final.raw.get("usage") is None
+    assert "prompt_tokens" not in final.additional_kwargs
     assert final.message.content == f"Hello! You said: {USER}"
 
 
@@ -141,7 +144,8 @@ async def test_tool_calls_are_never_concatenated(
     expected = 2 if quirk == "tool_index_shared" else 1
     assert len(calls) == expected
     assert calls[0].tool_name == "add"
-    assert calls[0].tool_id.startswith("call_") and calls[0].tool_id.count("call_") == 1
+    assert calls[0].tool_id.startswith("call_")
+    assert calls[0].tool_id.count("call_") == 1
     assert all(c.tool_kwargs == {"a": 3, "b": 4} for c in calls)
     assert len({c.tool_id for c in calls}) == expected
     final = result.final.message
@@ -168,7 +172,8 @@ async def test_tool_round_trip_sends_back_calls_and_results(emulator: Emulator, 
     final = (await run(llm, mode, history)).final
     assert final.message.content == "The tool returned: 7."
     sent = _last_chat_body(emulator)["messages"]
-    assert sent[1]["role"] == "assistant" and sent[1]["content"] is None
+    assert sent[1]["role"] == "assistant"
+    assert sent[1]["content"] is None
     assert sent[1]["tool_calls"] == [
         {
             "id": call.tool_id,
@@ -186,7 +191,8 @@ async def test_complete_variants_are_derived_from_chat(emulator: Emulator) -> No
     assert (await llm.acomplete("hi there")).text == expected
     streamed = list(llm.stream_complete("hi there"))
     assert "".join(r.delta or "" for r in streamed) == expected
-    assert streamed[-1].text == expected and streamed[-1].raw["usage"]["prompt_tokens"] > 0
+    assert streamed[-1].text == expected
+    assert streamed[-1].raw["usage"]["prompt_tokens"] > 0
     astreamed = [r async for r in await llm.astream_complete("hi there")]
     assert astreamed[-1].text == expected
     assert all(
@@ -246,7 +252,8 @@ async def test_llama_index_rate_limiters_still_apply(emulator: Emulator) -> None
 
     limiter = Counting(requests_per_minute=1000)
     llm = make_llm(emulator, rate_limiter=limiter)
-    assert llm.rate_limiter is limiter and llm._provider().spec.rate_limiter is None
+    assert llm.rate_limiter is limiter
+    assert llm._provider().spec.rate_limiter is None
     for mode in MODES:
         await run(llm, mode, user())
     assert limiter.acquired == 4

@@ -74,18 +74,21 @@ def test_round_trip_through_to_dict_takes_the_key_from_the_environment(
     monkeypatch.setenv("HOLYSHEEP_API_KEY", SECRET_KEY)
     original = _llm(model="gemini-2.5-flash", temperature=0.2, requests_per_minute=30)
     again = HolySheep.from_dict(original.to_dict())
-    assert again.model == "gemini-2.5-flash" and again.temperature == 0.2
+    assert again.model == "gemini-2.5-flash"
+    assert again.temperature == 0.2
     assert again.api_base == original.api_base
     assert again.api_key.get_secret_value() == SECRET_KEY
     limiter = again._provider().client().rate_limiter
-    assert limiter is not None and limiter.requests_per_minute == 30
+    assert limiter is not None
+    assert limiter.requests_per_minute == 30
     assert limiter is original._provider().client().rate_limiter  # one shared budget
 
 
 def test_pickle_keeps_working(monkeypatch: pytest.MonkeyPatch) -> None:
     llm = _llm(model="gpt-4.1")
     again = pickle.loads(pickle.dumps(llm))
-    assert again.model == "gpt-4.1" and again.metadata == llm.metadata
+    assert again.model == "gpt-4.1"
+    assert again.metadata == llm.metadata
 
 
 def test_environment_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,10 +183,13 @@ def test_numeric_limits_share_one_limiter_per_key_and_limits() -> None:
     a, b = _llm(tokens_per_minute=1000), _llm(model="claude-sonnet-4.5", tokens_per_minute=1000)
     assert a._provider().spec.tokens_per_minute == 1000  # numbers, not a per-model object
     shared = a._provider().client().rate_limiter
-    assert shared is not None and shared.tokens_per_minute == 1000
+    assert shared is not None
+    assert shared.tokens_per_minute == 1000
     assert b._provider().client() is a._provider().client()
     other = _llm(tokens_per_minute=2000)._provider().client().rate_limiter
-    assert other is not None and other is not shared and other.tokens_per_minute == 2000
+    assert other is not None
+    assert other is not shared
+    assert other.tokens_per_minute == 2000
     a.tokens_per_minute = 2000  # a changed field picks the matching limiter
     assert a._provider().client().rate_limiter is other
 
@@ -225,7 +231,8 @@ def test_one_async_client_serves_every_event_loop_and_each_loop_closes_its_pool(
         second = asyncio.run(go())  # a new loop: no "Event loop is closed"
         gc.collect()
     assert first is second
-    assert len({id(p) for p in pools}) == 2 and all(p.is_closed for p in pools)
+    assert len({id(p) for p in pools}) == 2
+    assert all(p.is_closed for p in pools)
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert ledger.total.requests == 2
 
@@ -234,7 +241,8 @@ def test_namespace_imports_re_export_the_same_classes() -> None:
     from llama_index.embeddings.holysheep import HolySheepEmbedding as NamespacedEmbedding
     from llama_index.llms.holysheep import HolySheep as NamespacedLLM
 
-    assert NamespacedLLM is HolySheep and NamespacedEmbedding is HolySheepEmbedding
+    assert NamespacedLLM is HolySheep
+    assert NamespacedEmbedding is HolySheepEmbedding
     for folder in ("llama_index", "llama_index/llms", "llama_index/embeddings"):
         assert not (ROOT / folder / "__init__.py").exists()  # PEP 420 namespaces
     assert set(llama_index_holysheep.__all__) >= {"HolySheep", "HolySheepEmbedding"}
@@ -335,12 +343,15 @@ def test_prepare_chat_with_tools() -> None:
     )
     assert len(history) == 1  # the caller's history is not mutated
     assert [m.content for m in prepared["messages"]] == ["be brief", "2+2"]
-    assert prepared["tool_choice"] == "required" and prepared["parallel_tool_calls"] is False
+    assert prepared["tool_choice"] == "required"
+    assert prepared["parallel_tool_calls"] is False
     function = prepared["tools"][0]["function"]
-    assert function["name"] == "add" and function["strict"] is True
+    assert function["name"] == "add"
+    assert function["strict"] is True
     assert function["parameters"]["additionalProperties"] is False
     loose = llm._prepare_chat_with_tools([tool], user_msg="x", allow_parallel_tool_calls=True)
-    assert loose["tool_choice"] == "auto" and loose["parallel_tool_calls"] is True
+    assert loose["tool_choice"] == "auto"
+    assert loose["parallel_tool_calls"] is True
     assert "strict" not in loose["tools"][0]["function"]
     assert "tools" not in llm._prepare_chat_with_tools([], user_msg="x")
 

@@ -42,7 +42,8 @@ def test_query(emulator: Emulator, llm: HolySheep, embed: BaseEmbedding) -> None
     engine = _index(embed).as_query_engine(llm=llm, similarity_top_k=2)
     response = engine.query(QUESTION)
     assert str(response).startswith("Hello! You said:")
-    assert QUESTION in str(response) and PARIS in str(response)
+    assert QUESTION in str(response)
+    assert PARIS in str(response)
     assert {n.node.get_content() for n in response.source_nodes} == {PARIS, TOKYO}
     [body] = _chat_bodies(emulator)
     assert PARIS in str(body["messages"])
@@ -65,15 +66,19 @@ def test_streaming_query(emulator: Emulator, llm: HolySheep, embed: BaseEmbeddin
     tokens = list(response.response_gen)  # type: ignore[union-attr]
     assert len(tokens) > 10  # word by word
     text = "".join(tokens)
-    assert text.startswith("Hello! You said:") and PARIS in text and QUESTION in text
+    assert text.startswith("Hello! You said:")
+    assert PARIS in text
+    assert QUESTION in text
     [body] = _chat_bodies(emulator)
-    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
 
 
 async def test_aquery(emulator: Emulator, llm: HolySheep, embed: BaseEmbedding) -> None:
     engine = _index(embed).as_query_engine(llm=llm, similarity_top_k=2)
     response = await engine.aquery(QUESTION)
-    assert PARIS in str(response) and QUESTION in str(response)
+    assert PARIS in str(response)
+    assert QUESTION in str(response)
     assert len(_chat_bodies(emulator)) == 1
 
 
@@ -81,7 +86,8 @@ async def test_streaming_aquery(emulator: Emulator, llm: HolySheep, embed: BaseE
     engine = _index(embed).as_query_engine(llm=llm, streaming=True, similarity_top_k=2)
     response = await engine.aquery(QUESTION)
     text = "".join([t async for t in response.async_response_gen()])  # type: ignore[union-attr]
-    assert PARIS in text and QUESTION in text
+    assert PARIS in text
+    assert QUESTION in text
 
 
 def test_condense_plus_context_chat_engine(
@@ -98,9 +104,11 @@ def test_condense_plus_context_chat_engine(
     # turn 1: answer; turn 2: condense the question with the history, then answer
     assert len(bodies) == 3
     condense = bodies[1]["messages"][-1]["content"]
-    assert "Tell me about the Louvre." in condense and "And which city is it in?" in condense
+    assert "Tell me about the Louvre." in condense
+    assert "And which city is it in?" in condense
     answer_messages = bodies[2]["messages"]
-    assert answer_messages[0]["role"] == "system" and PARIS in answer_messages[0]["content"]
+    assert answer_messages[0]["role"] == "system"
+    assert PARIS in answer_messages[0]["content"]
     assert [m["role"] for m in answer_messages[1:]] == ["user", "assistant", "user"]
     assert answer_messages[2]["content"] == str(first)
 

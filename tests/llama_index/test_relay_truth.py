@@ -98,7 +98,8 @@ def test_metadata_follows_the_relays_listing(emulator: Emulator) -> None:
     catalog = (spec.context_window, spec.max_output_tokens)
     assert (llm.metadata.context_window, llm.metadata.num_output) == catalog
     emulator.model_limits = {"gpt-4.1": {"max_input_tokens": 50_000, "max_output_tokens": 4_000}}
-    RelayClient(api_key=TEST_API_KEY, base_url=emulator.base_url).list_models()
+    with RelayClient(api_key=TEST_API_KEY, base_url=emulator.base_url) as client:
+        client.list_models()
     # the same object, created before the listing, now reports the relay's figures
     assert (llm.metadata.context_window, llm.metadata.num_output) == (50_000, 4_000)
     fresh = make_llm(emulator).metadata
@@ -111,7 +112,8 @@ def test_metadata_reads_openrouter_style_limits(emulator: Emulator) -> None:
     emulator.model_limits = {
         "gpt-4.1": {"context_length": 60_000, "top_provider": {"max_completion_tokens": 5_000}}
     }
-    RelayClient(api_key=TEST_API_KEY, base_url=emulator.base_url).list_models()
+    with RelayClient(api_key=TEST_API_KEY, base_url=emulator.base_url) as client:
+        client.list_models()
     metadata = make_llm(emulator).metadata
     assert (metadata.context_window, metadata.num_output) == (60_000, 5_000)
 

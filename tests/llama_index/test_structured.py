@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from llama_index.core.llms import ChatMessage
 from llama_index.core.prompts import PromptTemplate
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from holysheep_relay import ConfigurationError
 from llama_index_holysheep import HolySheep
@@ -42,7 +42,8 @@ def _check_json_schema_request(emulator: Emulator, *, stream: bool) -> None:
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["name"] == "City"
     assert body["response_format"]["json_schema"]["schema"] == City.model_json_schema()
-    assert "tools" not in body and "tool_choice" not in body
+    assert "tools" not in body
+    assert "tool_choice" not in body
     assert bool(body.get("stream")) is stream
 
 
@@ -78,7 +79,8 @@ def test_stream_structured_predict(emulator: Emulator, mode: str) -> None:
     partials = list(llm.stream_structured_predict(City, PROMPT, city="Lyon", population=500000))
     assert len(partials) > 1  # partial objects while the arguments stream in
     final = partials[-1]
-    assert isinstance(final, City) and final == City(name="Lyon", population=500000)
+    assert isinstance(final, City)
+    assert final == City(name="Lyon", population=500000)
     CHECKS[mode](emulator, stream=True)
 
 
@@ -112,7 +114,7 @@ def test_json_schema_mode_is_refused_for_models_without_it(emulator: Emulator) -
 
 def test_invalid_json_from_the_model_raises(emulator: Emulator) -> None:
     llm = _llm(emulator, "json_schema")
-    with pytest.raises(ValueError):  # pydantic's ValidationError
+    with pytest.raises(ValidationError):
         llm.structured_predict(
             City, PROMPT, city="Lyon", population=1, llm_kwargs={"max_tokens": 1}
         )

@@ -50,10 +50,12 @@ async def test_models_with_their_own_ledgers_and_prices_share_one_pooled_client(
     assert a._provider().client() is b._provider().client()
     answers_a = [a.chat(user()), await a.achat(user())]
     answer_b = list(b.stream_chat(user()))[-1]
-    assert len(pool_module._sync) == 1 and emulator.connections_opened == 2  # sync + async
+    assert len(pool_module._sync) == 1
+    assert emulator.connections_opened == 2  # sync + async
     assert await a._provider().async_client() is await b._provider().async_client()
 
-    assert ledger_a.total.requests == 2 and ledger_b.total.requests == 1
+    assert ledger_a.total.requests == 2
+    assert ledger_b.total.requests == 1
     tokens_a = sum(r.additional_kwargs["total_tokens"] for r in answers_a)
     assert ledger_a.total.total_tokens == tokens_a
     assert ledger_b.total.total_tokens == answer_b.additional_kwargs["total_tokens"]
@@ -89,7 +91,8 @@ async def test_one_event_per_request_matching_the_response(emulator: Emulator, m
     assert event.prompt_tokens == meta["prompt_tokens"]
     assert event.completion_tokens == meta["completion_tokens"]
     assert event.cost_usd == meta["cost_usd"] == Pricing.default().cost("gpt-4.1", event.usage)
-    assert event.cost_usd is not None and event.cost_usd > 0
+    assert event.cost_usd is not None
+    assert event.cost_usd > 0
     assert event.latency_ms == meta["latency_ms"] > 0
     if mode.startswith("stream"):
         assert all(r.additional_kwargs.get("cost_usd") is None for r in chat.responses[:-1])
@@ -135,7 +138,8 @@ async def test_a_broken_callback_does_not_break_the_call(
         final = (await run(llm, mode, user())).final
     assert final.message.content == "Hello! You said: What is the capital of France?"
     assert ledger.total.requests == 1  # the callbacks after the broken one still ran
-    assert "on_usage callback" in caplog.text and "bug in a usage callback" in caplog.text
+    assert "on_usage callback" in caplog.text
+    assert "bug in a usage callback" in caplog.text
 
 
 @pytest.mark.parametrize("sync", [True, False])
@@ -143,10 +147,11 @@ async def test_a_stream_that_ends_early_reports_nothing(emulator: Emulator, sync
     events: list[UsageEvent] = []
     llm = make_llm(emulator, on_usage=events.append)
     emulator.add_fault("truncated_stream", after=2)
-    with pytest.raises(StreamInterruptedError):
-        if sync:
+    if sync:
+        with pytest.raises(StreamInterruptedError):
             list(llm.stream_chat(user("one two three four five")))
-        else:
+    else:
+        with pytest.raises(StreamInterruptedError):
             [r async for r in await llm.astream_chat(user("one two three four five"))]
     assert events == []
 
@@ -160,13 +165,15 @@ async def test_embeddings_report_each_request_to_their_own_ledger(emulator: Emul
     a.get_text_embedding_batch([f"text {i}" for i in range(7)])  # 3 requests
     await b.aget_text_embedding("hello")
     assert len(pool_module._sync) == 1
-    assert ledger_a.total.requests == 3 and ledger_b.total.requests == 1
+    assert ledger_a.total.requests == 3
+    assert ledger_b.total.requests == 1
     prompt_tokens = ledger_a.total.prompt_tokens
     assert prompt_tokens > 0
     assert ledger_a.total.cost_usd == pytest.approx(prompt_tokens * 500.0 / 1_000_000)
     b_usage = Usage(prompt_tokens=ledger_b.total.prompt_tokens)
     default = Pricing.default().cost("text-embedding-3-small", b_usage)
-    assert default is not None and ledger_b.total.cost_usd == pytest.approx(default)
+    assert default is not None
+    assert ledger_b.total.cost_usd == pytest.approx(default)
 
 
 def test_async_clients_are_shared_too(emulator: Emulator) -> None:

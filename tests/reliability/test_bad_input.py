@@ -158,60 +158,72 @@ def run(entry: str, base_url: str, bad: Bad) -> None:
     framework, method = entry.split(".")
     kw: dict[str, Any] = {"api_key": TEST_API_KEY, "base_url": base_url, "max_retries": 0}
     if framework == "core":
-        messages = _core_messages(bad.messages)
-        call = {"model": bad.model, "messages": messages, **bad.kwargs}
-        if not method.startswith("a"):
-            with RelayClient(**kw) as client:
-                if method == "chat":
-                    client.chat(**call)
-                else:
-                    with client.stream_chat(**call) as stream:
-                        list(stream)
-            return
-
-        async def core_async() -> None:
-            async with AsyncRelayClient(**kw) as client:
-                if method == "achat":
-                    await client.chat(**call)
-                else:
-                    async with await client.stream_chat(**call) as stream:
-                        [c async for c in stream]
-
-        asyncio.run(core_async())
+        _run_core(method, kw, bad)
     elif framework == "ChatHolySheep":
-        from langchain_holysheep import ChatHolySheep
-
-        llm = ChatHolySheep(model=bad.model, **kw)
-        lc_messages = _langchain_messages(bad.messages)
-        if method == "invoke":
-            llm.invoke(lc_messages, **bad.kwargs)
-        elif method == "stream":
-            list(llm.stream(lc_messages, **bad.kwargs))
-        elif method == "ainvoke":
-            asyncio.run(llm.ainvoke(lc_messages, **bad.kwargs))
-        else:
-
-            async def lc_astream() -> None:
-                [c async for c in llm.astream(lc_messages, **bad.kwargs)]
-
-            asyncio.run(lc_astream())
+        _run_langchain(method, kw, bad)
     else:
-        from llama_index_holysheep import HolySheep
+        _run_llama_index(method, kw, bad)
 
-        li = HolySheep(model=bad.model, **kw)
-        li_messages = _llama_messages(bad.messages)
-        if method == "chat":
-            li.chat(li_messages, **bad.kwargs)
-        elif method == "stream_chat":
-            list(li.stream_chat(li_messages, **bad.kwargs))
-        elif method == "achat":
-            asyncio.run(li.achat(li_messages, **bad.kwargs))
-        else:
 
-            async def li_astream() -> None:
-                [r async for r in await li.astream_chat(li_messages, **bad.kwargs)]
+def _run_core(method: str, kw: dict[str, Any], bad: Bad) -> None:
+    messages = _core_messages(bad.messages)
+    call = {"model": bad.model, "messages": messages, **bad.kwargs}
+    if not method.startswith("a"):
+        with RelayClient(**kw) as client:
+            if method == "chat":
+                client.chat(**call)
+            else:
+                with client.stream_chat(**call) as stream:
+                    list(stream)
+        return
 
-            asyncio.run(li_astream())
+    async def core_async() -> None:
+        async with AsyncRelayClient(**kw) as client:
+            if method == "achat":
+                await client.chat(**call)
+            else:
+                async with await client.stream_chat(**call) as stream:
+                    [c async for c in stream]
+
+    asyncio.run(core_async())
+
+
+def _run_langchain(method: str, kw: dict[str, Any], bad: Bad) -> None:
+    from langchain_holysheep import ChatHolySheep
+
+    llm = ChatHolySheep(model=bad.model, **kw)
+    lc_messages = _langchain_messages(bad.messages)
+    if method == "invoke":
+        llm.invoke(lc_messages, **bad.kwargs)
+    elif method == "stream":
+        list(llm.stream(lc_messages, **bad.kwargs))
+    elif method == "ainvoke":
+        asyncio.run(llm.ainvoke(lc_messages, **bad.kwargs))
+    else:
+
+        async def lc_astream() -> None:
+            [c async for c in llm.astream(lc_messages, **bad.kwargs)]
+
+        asyncio.run(lc_astream())
+
+
+def _run_llama_index(method: str, kw: dict[str, Any], bad: Bad) -> None:
+    from llama_index_holysheep import HolySheep
+
+    li = HolySheep(model=bad.model, **kw)
+    li_messages = _llama_messages(bad.messages)
+    if method == "chat":
+        li.chat(li_messages, **bad.kwargs)
+    elif method == "stream_chat":
+        list(li.stream_chat(li_messages, **bad.kwargs))
+    elif method == "achat":
+        asyncio.run(li.achat(li_messages, **bad.kwargs))
+    else:
+
+        async def li_astream() -> None:
+            [r async for r in await li.astream_chat(li_messages, **bad.kwargs)]
+
+        asyncio.run(li_astream())
 
 
 ENTRIES = [e.name for e in ENTRY_POINTS]
@@ -283,7 +295,8 @@ def test_plain_http_to_a_remote_host_warns_that_the_key_travels_in_clear(
         assert "unencrypted" not in caplog.text
         _construct(kind, "http://relay.example.com/v1")
     warnings = [r for r in caplog.records if "unencrypted" in r.getMessage()]
-    assert warnings and warnings[0].levelno == logging.WARNING
+    assert warnings
+    assert warnings[0].levelno == logging.WARNING
     assert "relay.example.com" in warnings[0].getMessage()
     assert TEST_API_KEY not in caplog.text
 

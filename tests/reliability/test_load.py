@@ -93,6 +93,7 @@ def _llama_index(emulator: Emulator) -> Callable[[str], Awaitable[str]]:
 NAMES = {_langchain: "ChatHolySheep.ainvoke", _llama_index: "HolySheep.achat"}
 
 
+@pytest.mark.slow  # ~10 s each
 @pytest.mark.parametrize("adapter", list(NAMES), ids=["ChatHolySheep", "HolySheep"])
 def test_2000_concurrent_requests(
     adapter: Callable[[Emulator], Callable[[str], Awaitable[str]]], emulator: Emulator
