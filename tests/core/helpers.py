@@ -25,11 +25,9 @@ USER = [{"role": "user", "content": "hello there"}]
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def _fast(client: RelayClient | AsyncRelayClient) -> None:
-    # keep exponential backoff in tests short; Retry-After values are still honoured
-    client.retry_policy = RetryPolicy(
-        max_retries=client.config.max_retries, initial_delay=0.001, max_delay=0.002
-    )
+def fast_retry_policy(max_retries: int = 2) -> RetryPolicy:
+    """The default decisions with millisecond backoff (Retry-After values still honoured)."""
+    return RetryPolicy(max_retries=max_retries, initial_delay=0.001, max_delay=0.002)
 
 
 class Runner:
@@ -39,22 +37,21 @@ class Runner:
         self.sync = sync
         self.handler = handler
         self.client_kw = {"api_key": KEY, **client_kw}
+        self.client_kw.setdefault(
+            "retry_policy", fast_retry_policy(self.client_kw.get("max_retries", 2))
+        )
         if handler is not None:
             self.client_kw.setdefault("base_url", "http://relay.test/v1")
 
     def _sync_client(self) -> RelayClient:
         http = httpx.Client(transport=httpx.MockTransport(self.handler)) if self.handler else None
-        client = RelayClient(http_client=http, **self.client_kw)
-        _fast(client)
-        return client
+        return RelayClient(http_client=http, **self.client_kw)
 
     def _async_client(self) -> AsyncRelayClient:
         http = (
             httpx.AsyncClient(transport=httpx.MockTransport(self.handler)) if self.handler else None
         )
-        client = AsyncRelayClient(http_client=http, **self.client_kw)
-        _fast(client)
-        return client
+        return AsyncRelayClient(http_client=http, **self.client_kw)
 
     def chat(self, **kw: Any) -> ChatCompletion:
         kw.setdefault("model", "gpt-4.1")

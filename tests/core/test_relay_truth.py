@@ -25,7 +25,6 @@ from holysheep_relay import (
     ModelInfo,
     RelayClient,
     RelayError,
-    RetryPolicy,
     UsageEvent,
     UsageLedger,
     resolve_model,
@@ -33,7 +32,7 @@ from holysheep_relay import (
 )
 from tests.emulator import Emulator
 
-from .helpers import KEY, USER, completion, sse
+from .helpers import KEY, USER, completion, fast_retry_policy, sse
 from .test_error_classification import reference_response
 
 both = pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
@@ -123,12 +122,6 @@ class Relay:
         return httpx.Response(200, content=content, headers=headers)
 
 
-def _fast(client: RelayClient | AsyncRelayClient) -> None:
-    client.retry_policy = RetryPolicy(
-        max_retries=client.config.max_retries, initial_delay=0.001, max_delay=0.002
-    )
-
-
 def _defaults(op: str, kw: dict[str, Any]) -> dict[str, Any]:
     if op in ("chat", "stream"):
         return {"model": "gpt-4.1", "messages": USER, **kw}
@@ -170,16 +163,15 @@ def drive(sync: bool, relay: Handler, *steps: tuple[str, dict[str, Any]], **clie
     """Run ``steps`` (``("chat" | "stream" | "embed" | "models", kwargs)``) in order on one
     sync or async client; return the last step's result (exceptions propagate)."""
     kw = {"api_key": KEY, "max_retries": 0, **client_kw}
+    kw.setdefault("retry_policy", fast_retry_policy(kw["max_retries"]))
     calls = [(op, _defaults(op, args)) for op, args in steps]
     if sync:
         with RelayClient(http_client=httpx.Client(transport=httpx.MockTransport(relay)), **kw) as c:
-            _fast(c)
             return [_sync_step(c, op, args) for op, args in calls][-1]
 
     async def go() -> Any:
         http = httpx.AsyncClient(transport=httpx.MockTransport(relay))
         async with AsyncRelayClient(http_client=http, **kw) as c:
-            _fast(c)
             return [await _async_step(c, op, args) for op, args in calls][-1]
 
     return asyncio.run(go())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +10,6 @@ from typing import Any
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 
-import holysheep_relay._state as core_state
 from holysheep_relay import (
     RetryPolicy,
 )
@@ -22,25 +22,24 @@ from tests.emulator_fixtures import TEST_API_KEY
 SECRET_KEY = "hs_fake_li_SECRET_do_not_leak_0123456789"
 
 
-@dataclass
-class _FastRetryPolicy(RetryPolicy):
-    """Same decisions as the core policy; backoff in milliseconds (Retry-After honoured)."""
-
-    initial_delay: float = 0.001
-    max_delay: float = 0.002
+@functools.cache  # one object per value: models with equal settings share a client
+def fast_retry_policy(max_retries: int = 2) -> RetryPolicy:
+    """The core policy's decisions, backoff in milliseconds (Retry-After still honoured)."""
+    return RetryPolicy(max_retries=max_retries, initial_delay=0.001, max_delay=0.002)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _fresh_clients() -> Iterator[None]:
     """No core client (and its learned state) survives from one test into the next."""
-    monkeypatch.setattr(core_state, "RetryPolicy", _FastRetryPolicy)
     close_clients()
     yield
     close_clients()
 
 
 def make_llm(emulator: Emulator, **kw: Any) -> HolySheep:
+    """A HolySheep on the emulator; its retry policy injected (fast, same decisions)."""
     kw.setdefault("model", "gpt-4.1")
+    kw.setdefault("retry_policy", fast_retry_policy(kw.get("max_retries", 2)))
     return HolySheep(api_key=TEST_API_KEY, base_url=emulator.base_url, **kw)
 
 

@@ -15,26 +15,13 @@ import gc
 import socket
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-import holysheep_relay._state as core_state
-from holysheep_relay import (
-    RetryPolicy,
-)
 from holysheep_relay.provider import close_clients
 
 # Warnings from third-party objects we do not create (LlamaIndex chat memory uses aiosqlite).
 FOREIGN = ("aiosqlite", "sqlite3")
-
-
-@dataclass
-class FastRetryPolicy(RetryPolicy):
-    """The core policy's decisions; exponential backoff in milliseconds."""
-
-    initial_delay: float = 0.001
-    max_delay: float = 0.002
 
 
 def resource_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
@@ -69,8 +56,7 @@ def no_resource_warnings(no_resource_warnings_in_module: None) -> Iterator[None]
 
 
 @pytest.fixture(autouse=True)
-def fresh_clients(no_resource_warnings: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(core_state, "RetryPolicy", FastRetryPolicy)
+def fresh_clients(no_resource_warnings: None) -> Iterator[None]:
     close_clients()
     yield
     close_clients()

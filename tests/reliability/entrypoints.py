@@ -11,14 +11,21 @@ user already saw with the error's ``partial_text``.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from holysheep_relay import AsyncRelayClient, RelayClient, Timeouts
+from holysheep_relay import AsyncRelayClient, RelayClient, RetryPolicy, Timeouts
 from tests.emulator_fixtures import TEST_API_KEY
 
 MODEL = "gpt-4.1"
+
+
+@functools.cache  # one object per value: models with equal settings share a client
+def fast_retry_policy(max_retries: int) -> RetryPolicy:
+    """The default policy's decisions, with millisecond backoff (Retry-After still honoured)."""
+    return RetryPolicy(max_retries=max_retries, initial_delay=0.001, max_delay=0.002)
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class Target:
             "base_url": self.base_url,
             "max_retries": self.max_retries,
             "timeout": self.timeout,
+            # the core's decisions with millisecond backoff: injected, never patched
+            "retry_policy": fast_retry_policy(self.max_retries),
         }
 
 
@@ -147,6 +156,7 @@ def _llama(target: Target) -> Any:
         base_url=kw["base_url"],
         max_retries=kw["max_retries"],
         timeout=kw["timeout"],
+        retry_policy=kw["retry_policy"],
     )
 
 
