@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -78,10 +78,20 @@ class Sleep:
 
 @dataclass(slots=True)
 class ByteSource:
-    """A stream's body; the driver keeps its (sync or async) byte iterator here."""
+    """A stream's body, read through one byte iterator (made on first use)."""
 
     response: httpx.Response
     iterator: Any = None
+
+    def sync_bytes(self) -> Iterator[bytes]:
+        if self.iterator is None:
+            self.iterator = self.response.iter_bytes()
+        return self.iterator  # type: ignore[no-any-return]
+
+    def async_bytes(self) -> AsyncIterator[bytes]:
+        if self.iterator is None:
+            self.iterator = self.response.aiter_bytes()
+        return self.iterator  # type: ignore[no-any-return]
 
 
 @dataclass(slots=True)

@@ -71,11 +71,7 @@ class RelayClient(Closing, ClientState):
         try:
             if kind is Pull:
                 source: ByteSource | None = step.source  # type: ignore[union-attr]
-                if source is None:
-                    return None, None
-                if source.iterator is None:
-                    source.iterator = source.response.iter_bytes()
-                return next(source.iterator, None), None
+                return (None if source is None else next(source.sync_bytes(), None)), None
             if kind is Send:
                 request = step.request.build(self._http)  # type: ignore[union-attr]
                 return self._http.send(request, stream=True, follow_redirects=False), None
@@ -172,11 +168,7 @@ class AsyncRelayClient(AsyncClosing, ClientState):
         try:
             if kind is Pull:
                 source: ByteSource | None = step.source  # type: ignore[union-attr]
-                if source is None:
-                    return None, None
-                if source.iterator is None:
-                    source.iterator = source.response.aiter_bytes()
-                return await anext(source.iterator, None), None
+                return (None if source is None else await anext(source.async_bytes(), None)), None
             if kind is Send:
                 http = self._http if self._pools is None else await self._pools.current()
                 request = step.request.build(http)  # type: ignore[union-attr]
