@@ -8,8 +8,8 @@ receives the step's result, or has the driver's ``httpx.TransportError`` thrown 
 - ``ReadBody(response)`` -> its whole body as bytes (the response is then closed);
 - ``Close(response)`` -> None;
 - ``Sleep(seconds)`` -> None;
-- in streams, ``Pull(chunks, source)`` hands ``chunks`` to the caller, then returns the
-  next bytes of ``source`` (None at its end, or when ``source`` is None).
+- in streams, ``Pull(chunks)`` hands ``chunks`` to the caller, and ``stream.Drain``
+  reads the body to its end through the stream's fold (the hot loop stays in the driver).
 
 So ``RelayClient`` and ``AsyncRelayClient`` differ only in their ``perform`` of a step
 (``_drive.py``); their public methods just pick a plan.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -33,7 +33,6 @@ from .wire import ChatChunk, ChatCompletion, EmbeddingResult, ModelInfo
 
 __all__ = [
     "CHAT",
-    "ByteSource",
     "Close",
     "OpenedStream",
     "Plan",
@@ -77,27 +76,8 @@ class Sleep:
 
 
 @dataclass(slots=True)
-class ByteSource:
-    """A stream's body, read through one byte iterator (made on first use)."""
-
-    response: httpx.Response
-    iterator: Any = None
-
-    def sync_bytes(self) -> Iterator[bytes]:
-        if self.iterator is None:
-            self.iterator = self.response.iter_bytes()
-        return self.iterator  # type: ignore[no-any-return]
-
-    def async_bytes(self) -> AsyncIterator[bytes]:
-        if self.iterator is None:
-            self.iterator = self.response.aiter_bytes()
-        return self.iterator  # type: ignore[no-any-return]
-
-
-@dataclass(slots=True)
 class Pull:
     chunks: list[ChatChunk]
-    source: ByteSource | None
 
 
 Step = Send | ReadBody | Close | Sleep | Pull

@@ -19,7 +19,7 @@ from typing_extensions import Unpack
 from . import _plans as plans
 from ._closing import AsyncClosing, Closing
 from ._loop_pools import LoopPools, sleep
-from ._plans import ByteSource, Close, Plan, Pull, ReadBody, Send, Sleep, Step, advance
+from ._plans import Close, Plan, ReadBody, Send, Sleep, Step, advance
 from ._state import ClientState
 from .options import ClientOptions
 from .stream import AsyncChatStream, ChatStream
@@ -69,9 +69,6 @@ class RelayClient(Closing, ClientState):
         """Do ``step``'s I/O: (result, None), or (None, the httpx transport error)."""
         kind = type(step)
         try:
-            if kind is Pull:
-                source: ByteSource | None = step.source  # type: ignore[union-attr]
-                return (None if source is None else next(source.sync_bytes(), None)), None
             if kind is Send:
                 request = step.request.build(self._http)  # type: ignore[union-attr]
                 return self._http.send(request, stream=True, follow_redirects=False), None
@@ -166,9 +163,6 @@ class AsyncRelayClient(AsyncClosing, ClientState):
         """Do ``step``'s I/O: (result, None), or (None, the httpx transport error)."""
         kind = type(step)
         try:
-            if kind is Pull:
-                source: ByteSource | None = step.source  # type: ignore[union-attr]
-                return (None if source is None else await anext(source.async_bytes(), None)), None
             if kind is Send:
                 http = self._http if self._pools is None else await self._pools.current()
                 request = step.request.build(http)  # type: ignore[union-attr]

@@ -19,7 +19,8 @@ differ only in the driver that performs its steps.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -27,7 +28,6 @@ import httpx
 from ._closing import AsyncClosing, Closing
 from ._plans import (
     CHAT,
-    ByteSource,
     Close,
     OpenedStream,
     Plan,
@@ -51,6 +51,18 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncChatStream", "ChatStream"]
 
+
+@dataclass(slots=True)
+class Drain:
+    """A stream step: read ``response`` to its end, folding and handing chunks to the caller.
+
+    The drivers run that byte loop themselves (the hot path, one iteration per network
+    read); the plan resumes only at the end, or with the error that stopped it.
+    """
+
+    response: httpx.Response
+
+
 Outcome = tuple[Any, BaseException | None]
 
 
@@ -69,12 +81,10 @@ class _StreamCore:
     def _open(self, response: httpx.Response) -> None:
         """Start reading ``response`` (the first one, or a resend after an error frame)."""
         self._response = response
-        self._source = ByteSource(response)
         self.request_id = request_id_of(response.headers)
         self._decoder = SSEDecoder()
         self._acc = StreamAccumulator()
         self._done = False  # saw [DONE]
-        self._pending: RelayError | None = None
 
     @property
     def partial_text(self) -> str:
@@ -109,22 +119,14 @@ class _StreamCore:
         if not is_event_stream(content_type):
             content = yield ReadBody(self._response)
             raise not_an_event_stream(content_type, content, self.request_id)
-        chunks: list[ChatChunk] = []
-        while True:
-            if self._pending is not None:  # chunks that came with an error: deliver, then raise
-                yield Pull(chunks, None)
-                error, self._pending = self._pending, None
-                raise error
-            try:
-                raw = yield Pull(chunks, self._source)
-            except httpx.TransportError as exc:
-                raise self._broken(exc) from exc
-            if raw is None:
-                break
-            chunks = self._fold(self._decoder.feed(raw), check_deadline=True)
-        yield Pull(self._fold(self._decoder.flush()), None)  # the last Pull emitted `chunks`
-        if self._pending is not None:
-            raise self._pending
+        try:
+            yield Drain(self._response)  # type: ignore[misc]  # the drivers' byte loop
+        except httpx.TransportError as exc:
+            raise self._broken(exc) from exc
+        chunks, error = self._fold(self._decoder.flush())
+        yield Pull(chunks)
+        if error is not None:
+            raise error
         self._finish()
 
     def _retry_delay(self, error: RelayError) -> float | None:
@@ -141,7 +143,9 @@ class _StreamCore:
 
     def _fold(
         self, events: Iterable[ServerSentEvent], check_deadline: bool = False
-    ) -> list[ChatChunk]:
+    ) -> tuple[list[ChatChunk], RelayError | None]:
+        """The chunks of ``events``, and the error that stopped them (if any): the chunks
+        before an error frame still reach the caller, then the error is raised."""
         deadline = self._deadline
         if check_deadline and deadline is not None and self._state.retry_policy.clock() > deadline:
             raise RelayTimeoutError(
@@ -158,10 +162,8 @@ class _StreamCore:
                 else:
                     out.append(chunk)
         except RelayError as error:
-            if not out:
-                raise
-            self._pending = error  # raised once the chunks before it reach the caller
-        return out
+            return out, error
+        return out, None
 
     def _finish(self) -> None:
         res = self._acc.result()
@@ -215,11 +217,26 @@ class ChatStream(Closing, _StreamCore):
         try:
             done, step = advance(plan, None, None)
             while not done:
-                if type(step) is Pull:
-                    yield from step.chunks
-                done, step = advance(plan, *perform(step))
+                if type(step) is Drain:
+                    outcome = yield from self._drain(step.response)
+                else:
+                    if type(step) is Pull:
+                        yield from step.chunks
+                    outcome = perform(step)
+                done, step = advance(plan, *outcome)
         finally:
             self._response.close()
+
+    def _drain(self, response: httpx.Response) -> Generator[ChatChunk, None, Outcome]:
+        try:
+            for raw in response.iter_bytes():
+                chunks, error = self._fold(self._decoder.feed(raw), check_deadline=True)
+                yield from chunks
+                if error is not None:
+                    return None, error
+        except httpx.TransportError as exc:
+            return None, exc
+        return None, None
 
     def __iter__(self) -> Iterator[ChatChunk]:
         return self._iterator
@@ -257,10 +274,24 @@ class AsyncChatStream(AsyncClosing, _StreamCore):
         try:
             done, step = advance(plan, None, None)
             while not done:
-                if type(step) is Pull:
-                    for chunk in step.chunks:
-                        yield chunk
-                done, step = advance(plan, *(await perform(step)))
+                if type(step) is Drain:
+                    outcome: Outcome = (None, None)
+                    try:  # the byte loop, as in ChatStream._drain (async generators return nothing)
+                        async for raw in step.response.aiter_bytes():
+                            chunks, error = self._fold(self._decoder.feed(raw), check_deadline=True)
+                            for chunk in chunks:
+                                yield chunk
+                            if error is not None:
+                                outcome = (None, error)
+                                break
+                    except httpx.TransportError as exc:
+                        outcome = (None, exc)
+                else:
+                    if type(step) is Pull:
+                        for chunk in step.chunks:
+                            yield chunk
+                    outcome = await perform(step)
+                done, step = advance(plan, *outcome)
         finally:
             await self._response.aclose()
 
