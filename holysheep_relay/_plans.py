@@ -196,15 +196,7 @@ def chat(
     )
     data = _replies.parse_json(content, "reply", request_id)
     completion = _replies.parse_completion(data, request_id)
-    completion.latency_ms = (time.perf_counter() - started) * 1000
-    completion.cost_usd = state.record_usage(
-        completion.model or model,
-        completion.usage,
-        completion.latency_ms,
-        request_id,
-        estimated_tokens=estimated,
-        streamed=False,
-    )
+    state.settle(completion, model, started, estimated, streamed=False)
     return completion
 
 
@@ -278,13 +270,5 @@ def embed(
     )
     data = _replies.parse_json(content, "reply", request_id)
     result = _replies.parse_embeddings(data, request_id, len(body["input"]))
-    result.latency_ms = (time.perf_counter() - started) * 1000
-    result.cost_usd = state.record_usage(
-        result.model or model,
-        result.usage,
-        result.latency_ms,
-        request_id,
-        estimated_tokens=estimated,
-        streamed=False,
-    )
+    state.settle(result, model, started, estimated, streamed=False)
     return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 
 from . import served
 from ._replies import request_id_of
+from .accumulate import StreamResult
 from .catalog import known_model_ids
 from .config import RelayConfig, without_auth
 from .errors import (
@@ -27,7 +29,7 @@ from .errors import (
 from .options import ClientOptions
 from .retry import RetryPolicy, parse_retry_after
 from .usage import Pricing, UsageCallback, UsageEvent, as_callbacks, notify
-from .wire import ModelInfo, Usage
+from .wire import ChatCompletion, EmbeddingResult, ModelInfo, Usage
 
 __all__ = ["ClientState", "HttpRequest"]
 
@@ -161,6 +163,27 @@ class ClientState:
         )
 
     # -- usage --------------------------------------------------------------------------
+
+    def settle(
+        self,
+        result: ChatCompletion | StreamResult | EmbeddingResult,
+        model: str,
+        started: float,
+        estimated_tokens: int,
+        *,
+        streamed: bool,
+    ) -> None:
+        """Set ``result``'s latency (since ``started``, a ``perf_counter``) and cost, and record
+        its usage (callbacks, limiter reconciliation); ``model`` when the reply names none."""
+        result.latency_ms = (time.perf_counter() - started) * 1000
+        result.cost_usd = self.record_usage(
+            result.model or model,
+            result.usage,
+            result.latency_ms,
+            result.request_id,
+            estimated_tokens=estimated_tokens,
+            streamed=streamed,
+        )
 
     def record_usage(
         self,

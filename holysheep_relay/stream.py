@@ -18,7 +18,6 @@ differ only in the driver that performs its steps.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -176,15 +175,8 @@ class _StreamCore:
             )
         res.request_id = self.request_id
         res.model = res.model or self._model
-        res.latency_ms = (time.perf_counter() - self._opened.started) * 1000
-        res.cost_usd = self._state.record_usage(
-            res.model,
-            res.usage,
-            res.latency_ms,
-            self.request_id,
-            estimated_tokens=self._opened.estimated_tokens,
-            streamed=True,
-        )
+        opened = self._opened
+        self._state.settle(res, res.model, opened.started, opened.estimated_tokens, streamed=True)
         self._result = res
 
     def _broken(self, exc: httpx.TransportError) -> RelayError:
