@@ -14,6 +14,7 @@ other modules are not imported by ``import holysheep_relay``.
 
 from ._version import __version__
 from .accumulate import StreamResult
+from .budget import BudgetStatus, SpendBudget
 from .catalog import ModelSpec, get_model_spec, known_model_ids, resolve_model
 from .client import AsyncRelayClient, RelayClient
 from .config import (
@@ -27,6 +28,7 @@ from .errors import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
+    BudgetExceededError,
     ConfigurationError,
     ContextLengthExceededError,
     InvalidInputError,
@@ -38,10 +40,12 @@ from .errors import (
     RelayError,
     RelayTimeoutError,
     ServerError,
+    StoreUnavailableError,
     StreamInterruptedError,
 )
 from .options import ClientOptions
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter, RateLimiter, Reservation
+from .redis_limiter import RedisRateLimiter
 from .retry import RetryPolicy
 from .stream import AsyncChatStream, ChatStream
 from .usage import ModelPrice, ModelTotals, Pricing, UsageCallback, UsageEvent, UsageLedger
@@ -69,6 +73,8 @@ __all__ = [
     "AsyncRelayClient",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
+    "BudgetStatus",
     "ChatChunk",
     "ChatCompletion",
     "ChatMessage",
@@ -82,6 +88,7 @@ __all__ = [
     "EmbeddingResult",
     "FunctionCall",
     "InvalidInputError",
+    "Limiter",
     "ModelInfo",
     "ModelNotFoundError",
     "ModelPrice",
@@ -92,13 +99,17 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RateLimiter",
+    "RedisRateLimiter",
     "RelayClient",
     "RelayConfig",
     "RelayConnectionError",
     "RelayError",
     "RelayTimeoutError",
+    "Reservation",
     "RetryPolicy",
     "ServerError",
+    "SpendBudget",
+    "StoreUnavailableError",
     "StreamInterruptedError",
     "StreamResult",
     "Timeouts",

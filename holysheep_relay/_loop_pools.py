@@ -1,4 +1,5 @@
-"""One ``httpx.AsyncClient`` per event loop, each closed by its own loop's shutdown.
+"""One async pool (an ``httpx.AsyncClient``, a Redis client) per event loop, each closed by its
+own loop's shutdown.
 
 An async connection pool belongs to the loop that opened its connections: reusing it from
 a second ``asyncio.run`` fails with "Event loop is closed" and leaks the old sockets. So an
@@ -11,10 +12,8 @@ a generator parked at its ``yield`` closes the pool in its ``finally``).
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncGenerator, Callable
-from typing import Any
-
-import httpx
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 __all__ = ["LoopPools", "sleep"]
 
@@ -26,12 +25,16 @@ async def sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-class _LoopPool:
-    __slots__ = ("closer", "finished", "http", "loop_ref")
+T = TypeVar("T")
 
-    def __init__(self, loop: Any, http: httpx.AsyncClient) -> None:
+
+class _LoopPool(Generic[T]):
+    __slots__ = ("close", "closer", "finished", "http", "loop_ref")
+
+    def __init__(self, loop: Any, http: T, close: Callable[[T], Awaitable[Any]]) -> None:
         self.loop_ref = weakref.ref(loop)
         self.http = http
+        self.close = close
         self.finished = False
         self.closer = self._close_at_shutdown()
 
@@ -44,20 +47,27 @@ class _LoopPool:
             yield
         finally:
             self.finished = True
-            await self.http.aclose()
+            await self.close(self.http)
 
 
-class LoopPools:
-    """The pools of one client: ``seed`` for the first loop, ``factory()`` for later ones."""
+class LoopPools(Generic[T]):
+    """The pools of one client: ``seed`` for the first loop, ``factory()`` for later ones,
+    each closed with ``close(pool)``."""
 
-    __slots__ = ("_factory", "_pools", "_seed")
+    __slots__ = ("_close", "_factory", "_pools", "_seed")
 
-    def __init__(self, seed: httpx.AsyncClient, factory: Callable[[], httpx.AsyncClient]):
-        self._seed: httpx.AsyncClient | None = seed
+    def __init__(
+        self,
+        seed: T | None,
+        factory: Callable[[], T],
+        close: Callable[[T], Awaitable[Any]],
+    ) -> None:
+        self._seed: T | None = seed
         self._factory = factory
-        self._pools: dict[int, _LoopPool] = {}
+        self._close = close
+        self._pools: dict[int, _LoopPool[T]] = {}
 
-    async def current(self) -> httpx.AsyncClient:
+    async def current(self) -> T:
         """The running loop's pool (made and registered for closing on first use)."""
         import asyncio
 
@@ -72,7 +82,7 @@ class LoopPools:
             http, self._seed = self._seed, None
         else:
             http = self._factory()
-        entry = self._pools[id(loop)] = _LoopPool(loop, http)
+        entry = self._pools[id(loop)] = _LoopPool(loop, http, self._close)
         await entry.closer.__anext__()  # park it: the loop now closes the pool at shutdown
         return http
 
@@ -81,11 +91,12 @@ class LoopPools:
         import asyncio
 
         if self._seed is not None:
-            await self._seed.aclose()
+            seed, self._seed = self._seed, None
+            await self._close(seed)
         loop = asyncio.get_running_loop()
         entry = self._pools.pop(id(loop), None)
         if entry is not None and entry.loop_ref() is loop:
             # the pool only: the parked closer may be being closed by the loop's shutdown
             # right now (closing it twice raises); closing a pool twice is harmless
             entry.finished = True
-            await entry.http.aclose()
+            await self._close(entry.http)

@@ -8,6 +8,9 @@ receives the step's result, or has the driver's ``httpx.TransportError`` thrown 
 - ``ReadBody(response)`` -> its whole body as bytes (the response is then closed);
 - ``Close(response)`` -> None;
 - ``Sleep(seconds)`` -> None;
+- ``Call(target, method, args)`` -> what ``target.method(*args)`` returns (the async
+  driver awaits ``target.a<method>(*args)``): the rate limiter's and the budget's
+  reservations, which may be I/O (Redis);
 - in streams, ``Pull(chunks)`` hands ``chunks`` to the caller, and ``stream.Drain``
   reads the body to its end through the stream's fold (the hot loop stays in the driver).
 
@@ -28,11 +31,15 @@ import httpx
 from . import _replies, _requests, _validate, served
 from ._state import ClientState, HttpRequest
 from ._transport import map_transport_error
-from .errors import BadRequestError, RelayError
+from .budget import SpendBudget
+from .catalog import get_model_spec
+from .errors import APIStatusError, BadRequestError, ConfigurationError, RelayError
 from .wire import ChatChunk, ChatCompletion, EmbeddingResult, ModelInfo
 
 __all__ = [
     "CHAT",
+    "Admission",
+    "Call",
     "Close",
     "OpenedStream",
     "Plan",
@@ -44,9 +51,11 @@ __all__ = [
     "advance",
     "chat",
     "embed",
+    "forfeit",
     "list_models",
     "open_stream",
     "send",
+    "settle",
 ]
 
 logger = logging.getLogger("holysheep_relay")
@@ -80,7 +89,14 @@ class Pull:
     chunks: list[ChatChunk]
 
 
-Step = Send | ReadBody | Close | Sleep | Pull
+@dataclass(slots=True)
+class Call:
+    target: Any
+    method: str
+    args: tuple[Any, ...]
+
+
+Step = Send | ReadBody | Close | Sleep | Pull | Call
 Plan = Generator[Step, Any, T]
 
 
@@ -126,7 +142,17 @@ def send(
         if delay is None:
             raise error from cause
         yield Sleep(delay)
+        yield from another_attempt(state)
         attempt += 1
+
+
+def another_attempt(state: ClientState) -> Plan[None]:
+    """A resend is one more request in the rate limiter's window (its tokens are already
+    counted by the call's reservation)."""
+    if state.rate_limiter is not None:
+        reservation = yield Call(state.rate_limiter, "reserve", (0,))
+        if reservation.wait > 0:
+            yield Sleep(reservation.wait)
 
 
 def _request(
@@ -141,11 +167,81 @@ def _request(
     return content, _replies.request_id_of(response.headers)
 
 
-def _wait_for_budget(state: ClientState, tokens: int) -> Plan[None]:
+@dataclass(slots=True)
+class Admission:
+    """What a call reserved before sending: its rate-limit grant and its budget hold."""
+
+    reservation: Any = None
+    hold: Any = None
+
+
+def _worst_case_usd(
+    state: ClientState, budget: SpendBudget, model: str, body: Mapping[str, Any]
+) -> float:
+    price = state.pricing.price(model)
+    if price is None:
+        if budget.unknown_price == "allow":
+            return 0.0
+        raise ConfigurationError(
+            f"no price is known for {model!r}, so the spend budget cannot bound its cost; "
+            f"give one with pricing={{{model!r}: {{'input': 1.0, 'output': 2.0}}}} "
+            "(USD per million tokens), or SpendBudget(..., unknown_price='allow') to send it "
+            "uncounted"
+        )
+    info = state.model_info(model)
+    published = info.output_limit if info is not None else None
+    spec = get_model_spec(model)
+    output = _requests.output_token_bound(
+        body, published or (spec.max_output_tokens if spec.known else None)
+    )
+    if output is None:
+        raise ConfigurationError(
+            f"the spend budget needs a bound on {model!r}'s output to reserve its worst "
+            "case: pass max_tokens=N (the relay's /models lists no output limit for it)"
+        )
+    return (_requests.input_token_bound(body) * price.input + output * price.output) / 1e6
+
+
+def admit(state: ClientState, model: str, body: Mapping[str, Any], tokens: int) -> Plan[Admission]:
+    """Reserve the call's worst-case cost (budget: refused here, before sending, when it
+    does not fit), then its request and ``tokens`` (waiting for the window)."""
+    admission = Admission()
+    if state.budget is not None:
+        need = _worst_case_usd(state, state.budget, model, body)
+        admission.hold = yield Call(state.budget, "reserve", (model, need))
     if state.rate_limiter is not None:
-        wait = state.rate_limiter.reserve(tokens)
-        if wait > 0:
-            yield Sleep(wait)
+        try:
+            admission.reservation = yield Call(state.rate_limiter, "reserve", (tokens,))
+        except RelayError as error:
+            yield from forfeit(state, admission, error)
+            raise
+        if admission.reservation.wait > 0:
+            yield Sleep(admission.reservation.wait)
+    return admission
+
+
+def settle(
+    state: ClientState,
+    admission: Admission,
+    result: ChatCompletion | EmbeddingResult | Any,
+) -> Plan[None]:
+    """After the reply: the limiter counts the real tokens, the budget the real cost."""
+    if admission.reservation is not None and result.usage is not None:
+        yield Call(
+            state.rate_limiter, "reconcile", (admission.reservation, result.usage.total_tokens)
+        )
+    if admission.hold is not None:
+        yield Call(state.budget, "settle", (admission.hold, result.cost_usd))
+
+
+def forfeit(
+    state: ClientState, admission: Admission, error: RelayError, billed: bool = False
+) -> Plan[None]:
+    """A call failed: an HTTP error reply costs nothing; anything else (a timeout after
+    sending, a broken stream, ``billed`` output) keeps its whole reservation as spent."""
+    if admission.hold is not None:
+        cost = 0.0 if isinstance(error, APIStatusError) and not billed else None
+        yield Call(state.budget, "settle", (admission.hold, cost))
 
 
 def _published_input_limit(state: ClientState, model: str) -> int | None:
@@ -183,20 +279,27 @@ def chat(
     extra_headers: Mapping[str, str] | None,
 ) -> Plan[ChatCompletion]:
     body, estimated = _chat_body(state, model, messages, params, stream=False)
-    yield from _wait_for_budget(state, estimated)
+    admission = (yield from admit(state, model, body, estimated)) if state.admits else None
     started = time.perf_counter()
-    content, request_id = yield from _request(
-        state,
-        "POST",
-        CHAT,
-        body,
-        model=model,
-        deadline=state.deadline(),
-        extra_headers=extra_headers,
-    )
-    data = _replies.parse_json(content, "reply", request_id)
-    completion = _replies.parse_completion(data, request_id)
-    state.settle(completion, model, started, estimated, streamed=False)
+    try:
+        content, request_id = yield from _request(
+            state,
+            "POST",
+            CHAT,
+            body,
+            model=model,
+            deadline=state.deadline(),
+            extra_headers=extra_headers,
+        )
+        data = _replies.parse_json(content, "reply", request_id)
+        completion = _replies.parse_completion(data, request_id)
+    except RelayError as error:
+        if admission is not None:
+            yield from forfeit(state, admission, error)
+        raise
+    state.settle(completion, model, started, streamed=False)
+    if admission is not None:
+        yield from settle(state, admission, completion)
     return completion
 
 
@@ -208,7 +311,7 @@ class OpenedStream:
     body: dict[str, Any]
     send_kw: dict[str, Any]
     started: float
-    estimated_tokens: int
+    admission: Admission | None
 
 
 def open_stream(
@@ -223,7 +326,7 @@ def open_stream(
     body, estimated = _chat_body(
         state, model, messages, params, stream=True, include_usage=include_usage
     )
-    yield from _wait_for_budget(state, estimated)
+    admission = (yield from admit(state, model, body, estimated)) if state.admits else None
     started = time.perf_counter()
     kw: dict[str, Any] = {
         "model": model,
@@ -231,19 +334,25 @@ def open_stream(
         "extra_headers": extra_headers,
     }
     try:
-        response = yield from send(state, "POST", CHAT, body, **kw)
-    except BadRequestError as exc:
-        if "stream_options" not in body or not _replies.is_stream_options_rejection(exc):
-            raise
-        logger.warning(
-            "the relay rejected stream_options for %s; streaming it without (its streams may "
-            "carry no usage); other models keep asking for usage",
-            model,
-        )
-        state.no_stream_options.add(model)
-        body = {k: v for k, v in body.items() if k != "stream_options"}
-        response = yield from send(state, "POST", CHAT, body, **kw)
-    return OpenedStream(response, body, kw, started, estimated)
+        try:
+            response = yield from send(state, "POST", CHAT, body, **kw)
+        except BadRequestError as exc:
+            if "stream_options" not in body or not _replies.is_stream_options_rejection(exc):
+                raise
+            logger.warning(
+                "the relay rejected stream_options for %s; streaming it without (its streams "
+                "may carry no usage); other models keep asking for usage",
+                model,
+            )
+            state.no_stream_options.add(model)
+            body = {k: v for k, v in body.items() if k != "stream_options"}
+            yield from another_attempt(state)
+            response = yield from send(state, "POST", CHAT, body, **kw)
+    except RelayError as error:
+        if admission is not None:
+            yield from forfeit(state, admission, error)
+        raise
+    return OpenedStream(response, body, kw, started, admission)
 
 
 def list_models(state: ClientState) -> Plan[list[ModelInfo]]:
@@ -263,12 +372,19 @@ def embed(
     longest = max(len(text) for text in body["input"])
     _validate.check_input_size(model, longest, _published_input_limit(state, model))
     estimated = _requests.estimate_tokens(body, sum(len(text) for text in body["input"]))
-    yield from _wait_for_budget(state, estimated)
+    admission = (yield from admit(state, model, body, estimated)) if state.admits else None
     started = time.perf_counter()
-    content, request_id = yield from _request(
-        state, "POST", "/embeddings", body, model=model, deadline=state.deadline()
-    )
-    data = _replies.parse_json(content, "reply", request_id)
-    result = _replies.parse_embeddings(data, request_id, len(body["input"]))
-    state.settle(result, model, started, estimated, streamed=False)
+    try:
+        content, request_id = yield from _request(
+            state, "POST", "/embeddings", body, model=model, deadline=state.deadline()
+        )
+        data = _replies.parse_json(content, "reply", request_id)
+        result = _replies.parse_embeddings(data, request_id, len(body["input"]))
+    except RelayError as error:
+        if admission is not None:
+            yield from forfeit(state, admission, error)
+        raise
+    state.settle(result, model, started, streamed=False)
+    if admission is not None:
+        yield from settle(state, admission, result)
     return result

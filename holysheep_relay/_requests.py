@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,6 +13,8 @@ __all__ = [
     "build_chat_body",
     "build_embed_body",
     "estimate_tokens",
+    "input_token_bound",
+    "output_token_bound",
 ]
 
 _RESERVED = frozenset({"stream", "stream_options", "model", "messages"})
@@ -81,3 +84,57 @@ def build_embed_body(
     body["encoding_format"] = "float"
     body.update({k: v for k, v in params.items() if v is not None})
     return body
+
+
+# Upper bounds for a SpendBudget's worst case. Every tokenizer the relay's models use
+# (byte-level BPE, SentencePiece with byte fallback) makes each token from at least one byte,
+# so UTF-8 bytes bound text tokens; chat templates add a few tokens per message, tool use a
+# hidden system prompt (Anthropic documents ~350 tokens), and no model counts an image at
+# more than a few thousand tokens after its own resizing.
+_MESSAGE_TOKENS = 8
+_TOOLS_TOKENS = 600
+_IMAGE_TOKENS = 3_000
+_IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
+
+
+def _part_bound(part: Any) -> int:
+    if isinstance(part, str):
+        return len(part.encode())
+    if isinstance(part, Mapping) and part.get("type") in _IMAGE_PARTS:
+        return _IMAGE_TOKENS
+    if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+        return len(part["text"].encode()) + _MESSAGE_TOKENS
+    return len(json.dumps(part, default=str).encode())
+
+
+def input_token_bound(body: Mapping[str, Any]) -> int:
+    """At most how many input tokens ``body`` (chat or embeddings) can be billed for."""
+    if "input" in body and "messages" not in body:
+        items = body["input"]
+        return sum(_part_bound(item) + 1 for item in items)
+    total = 0
+    for message in body.get("messages", ()):
+        total += _MESSAGE_TOKENS
+        for key, value in message.items() if isinstance(message, Mapping) else ():
+            if key == "content" and isinstance(value, list):
+                total += sum(_part_bound(part) for part in value)
+            elif key != "role":
+                total += _part_bound(value)
+    rest = {k: v for k, v in body.items() if k not in ("messages", "model", "stream")}
+    total += len(json.dumps(rest, default=str).encode())
+    if body.get("tools") or body.get("functions"):
+        total += _TOOLS_TOKENS
+    return total
+
+
+def output_token_bound(body: Mapping[str, Any], model_max_output: int | None) -> int | None:
+    """At most how many output tokens ``body`` can be billed for: its ``max_tokens`` (or
+    ``max_completion_tokens``), else ``model_max_output``, times ``n``; 0 for embeddings;
+    None when nothing bounds it."""
+    if "messages" not in body:
+        return 0
+    limit = body.get("max_completion_tokens") or body.get("max_tokens") or model_max_output
+    if not limit:
+        return None
+    choices = body.get("n") or 1
+    return int(limit) * int(choices)

@@ -89,6 +89,9 @@ class ClientState:
         )
         self.retry_policy = policy or RetryPolicy(max_retries=max_retries)
         self.rate_limiter = options.get("rate_limiter")
+        self.budget = options.get("budget")
+        # a call reserves before sending only when there is something to reserve from
+        self.admits = self.rate_limiter is not None or self.budget is not None
         self.usage_callbacks: list[UsageCallback] = list(as_callbacks(options.get("on_usage")))
         self.pricing = Pricing.coerce(options.get("pricing"))
         # Learned from the relay's answers, per model: a channel that rejected
@@ -169,19 +172,17 @@ class ClientState:
         result: ChatCompletion | StreamResult | EmbeddingResult,
         model: str,
         started: float,
-        estimated_tokens: int,
         *,
         streamed: bool,
     ) -> None:
         """Set ``result``'s latency (since ``started``, a ``perf_counter``) and cost, and record
-        its usage (callbacks, limiter reconciliation); ``model`` when the reply names none."""
+        its usage (callbacks); ``model`` when the reply names none."""
         result.latency_ms = (time.perf_counter() - started) * 1000
         result.cost_usd = self.record_usage(
             result.model or model,
             result.usage,
             result.latency_ms,
             result.request_id,
-            estimated_tokens=estimated_tokens,
             streamed=streamed,
         )
 
@@ -192,7 +193,6 @@ class ClientState:
         latency_ms: float,
         request_id: str | None,
         *,
-        estimated_tokens: int,
         streamed: bool,
     ) -> float | None:
         cost = self.pricing.cost(model, usage)
@@ -204,8 +204,6 @@ class ClientState:
                 model,
                 "a stream" if streamed else "a reply",
             )
-        if self.rate_limiter is not None and usage is not None:
-            self.rate_limiter.reconcile(estimated_tokens, usage.total_tokens)
         if self.usage_callbacks:
             notify(
                 self.usage_callbacks,

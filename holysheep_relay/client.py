@@ -19,8 +19,9 @@ from typing_extensions import Unpack
 from . import _plans as plans
 from ._closing import AsyncClosing, Closing
 from ._loop_pools import LoopPools, sleep
-from ._plans import Close, Plan, ReadBody, Send, Sleep, Step, advance
+from ._plans import Call, Close, Plan, ReadBody, Send, Sleep, Step, advance
 from ._state import ClientState
+from .errors import RelayError
 from .options import ClientOptions
 from .stream import AsyncChatStream, ChatStream
 from .wire import ChatCompletion, EmbeddingResult, ModelInfo
@@ -35,6 +36,10 @@ _POOL = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
 def _async_http() -> httpx.AsyncClient:
     return httpx.AsyncClient(limits=_POOL, follow_redirects=False)
+
+
+async def _close_http(http: httpx.AsyncClient) -> None:
+    await http.aclose()
 
 
 class RelayClient(Closing, ClientState):
@@ -82,8 +87,10 @@ class RelayClient(Closing, ClientState):
                 step.response.close()  # type: ignore[union-attr]
             elif kind is Sleep:
                 self._sleep(step.seconds)  # type: ignore[union-attr]
+            elif kind is Call:
+                return getattr(step.target, step.method)(*step.args), None  # type: ignore[union-attr]
             return None, None
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, RelayError) as exc:
             return None, exc
 
     def _run(self, plan: Plan[T]) -> T:
@@ -151,7 +158,7 @@ class AsyncRelayClient(AsyncClosing, ClientState):
         self._owns_http = http_client is None
         self._http = http_client or _async_http()
         # an owned pool per event loop: usable across asyncio.run() calls and loops
-        self._pools = LoopPools(self._http, _async_http) if self._owns_http else None
+        self._pools = LoopPools(self._http, _async_http, _close_http) if self._owns_http else None
 
     async def aclose(self) -> None:
         if self._pools is not None:
@@ -177,8 +184,11 @@ class AsyncRelayClient(AsyncClosing, ClientState):
                 await step.response.aclose()  # type: ignore[union-attr]
             elif kind is Sleep:
                 await _maybe_await(self._sleep(step.seconds))  # type: ignore[union-attr]
+            elif kind is Call:
+                method = getattr(step.target, "a" + step.method)  # type: ignore[union-attr]
+                return await method(*step.args), None  # type: ignore[union-attr]
             return None, None
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, RelayError) as exc:
             return None, exc
 
     async def _run(self, plan: Plan[T]) -> T:

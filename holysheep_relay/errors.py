@@ -13,6 +13,8 @@ The hierarchy::
     │   ├── ModelNotFoundError (404 / model_not_found)
     │   ├── RateLimitError (429, .retry_after)
     │   └── ServerError (5xx, and in-stream error frames naming no status)
+    ├── BudgetExceededError                    a SpendBudget refused a call, before sending
+    ├── StoreUnavailableError                  Redis (shared limits, budget) is unreachable
     ├── RelayTimeoutError
     ├── RelayConnectionError
     │   └── StreamInterruptedError (connection lost mid-stream, .partial_text)
@@ -41,6 +43,7 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "ConfigurationError",
     "ContextLengthExceededError",
     "InvalidInputError",
@@ -52,6 +55,7 @@ __all__ = [
     "RelayError",
     "RelayTimeoutError",
     "ServerError",
+    "StoreUnavailableError",
     "StreamInterruptedError",
     "error_from_body",
     "error_from_response",
@@ -179,6 +183,36 @@ class RateLimitError(APIStatusError):
 
 class ServerError(APIStatusError):
     """5xx, or an error event inside a stream: the relay or the upstream model failed."""
+
+
+class BudgetExceededError(RelayError):
+    """A :class:`~holysheep_relay.SpendBudget` cannot cover this call's worst-case cost; it
+    was not sent. ``budget_usd``, ``spent_usd`` (settled plus reserved by calls in flight) and
+    ``needed_usd`` (this call's worst case) say by how much; ``period`` and ``resets_at`` when
+    the budget starts again."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        budget_usd: float,
+        spent_usd: float,
+        needed_usd: float,
+        period: str | None = None,
+        resets_at: str | None = None,
+        **kw: Any,
+    ) -> None:
+        self.budget_usd = budget_usd
+        self.spent_usd = spent_usd
+        self.needed_usd = needed_usd
+        self.period = period
+        self.resets_at = resets_at
+        super().__init__(message, code="budget_exceeded", **kw)
+
+
+class StoreUnavailableError(RelayError):
+    """The Redis server holding shared limits or a budget could not be reached (or timed
+    out) and the policy is ``on_store_error="closed"``: the call was not sent."""
 
 
 class RelayTimeoutError(RelayError):

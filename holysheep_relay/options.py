@@ -18,8 +18,9 @@ from typing import Any, TypedDict
 
 import httpx
 
+from .budget import SpendBudget
 from .config import Timeouts
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter
 from .retry import RetryPolicy
 from .usage import PriceLike, Pricing, UsageCallback
 
@@ -35,8 +36,11 @@ class ClientOptions(TypedDict, total=False):
     """Retries of connect errors and 408/409/429/5xx (default 2); see ``retry_policy``."""
     default_headers: Mapping[str, str] | None
     """Extra HTTP headers (never ``Authorization``)."""
-    rate_limiter: RateLimiter | None
-    """A client-side request / token budget, shareable between clients."""
+    rate_limiter: Limiter | None
+    """Requests / tokens per minute: a ``RateLimiter`` (this process) or a
+    ``RedisRateLimiter`` (a fleet), shareable between clients."""
+    budget: SpendBudget | None
+    """A USD cap (``SpendBudget``): calls that cannot fit are refused before sending."""
     on_usage: UsageCallback | Sequence[UsageCallback] | None
     """Called with one ``UsageEvent`` per completed request."""
     pricing: Pricing | Mapping[str, PriceLike] | None

@@ -1,16 +1,24 @@
-"""Client-side request and token budgets (token buckets), shareable between clients.
+"""Client-side request and token limits over sliding 60-second windows.
 
-One ``RateLimiter`` may be handed to any number of sync and async clients (and adapter
-instances); they then share one budget. A call reserves one request and its estimated tokens
-before it is sent and waits if the budget is spent; when the real usage arrives, the
-estimate is reconciled (unused tokens go back, overruns are charged).
+The guarantee (here and in :class:`~holysheep_relay.RedisRateLimiter`, which shares it across
+processes and machines): **never more than the limit started in any 60-second window**, in
+requests, and in tokens counting each call's estimate until its real usage reconciles it.
+Relays count windows, so a token bucket's burst of twice the limit after an idle minute is
+exactly what earns 429s; this limiter never allows it. Grants are first in, first out, and
+each is held a ``margin`` (0.25 s) beyond the window, so requests that leave a little late
+still land in distinct windows at the relay.
+
+One limiter may be handed to any number of sync and async clients and adapter instances;
+they then share one budget. A call reserves one request and its estimated tokens before it
+is sent (waiting if the window is full); a retry reserves one more request; when the real
+usage arrives the reservation is reconciled to it.
 
 >>> clock = [0.0]
 >>> limiter = RateLimiter(requests_per_minute=2, clock=lambda: clock[0])
->>> limiter.reserve(), limiter.reserve()   # seconds to wait: the budget is there
+>>> limiter.reserve().wait, limiter.reserve().wait   # seconds to wait: the window has room
 (0.0, 0.0)
->>> limiter.reserve()                      # spent: the third waits for the refill
-30.0
+>>> limiter.reserve().wait                           # full: the third waits for the window
+60.25
 """
 
 from __future__ import annotations
@@ -18,67 +26,82 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
+from ._window import SlidingLog
 from .errors import ConfigurationError
 
-__all__ = ["RateLimiter", "TokenBucket"]
+__all__ = ["DEFAULT_MARGIN", "WINDOW", "Limiter", "RateLimiter", "Reservation"]
+
+WINDOW = 60.0
+DEFAULT_MARGIN = 0.25
 
 
-class TokenBucket:
-    """A bucket of ``capacity`` units refilled at ``capacity`` per minute.
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A granted reservation: ``wait`` seconds before sending; ``ref`` identifies its token
+    grant for :meth:`Limiter.reconcile` (None when nothing needs reconciling)."""
 
-    It is kept as the time it will be full again (``full_at``, GCRA's "theoretical arrival
-    time"): ``amount`` units are due once the bucket holds them, and they are charged at
-    the time they are granted. Concurrent callers queue fairly without polling, and when a
-    limiter's other bucket is the slower one, this one still charges the real grant time:
-    no interval ever sees more than ``capacity`` up front plus ``capacity`` per minute.
-    """
+    wait: float
+    tokens: int = 0
+    ref: Any = None
 
-    __slots__ = ("capacity", "full_at", "rate")
 
-    def __init__(self, per_minute: float, now: float) -> None:
-        if per_minute <= 0:
-            raise ConfigurationError(f"rate limits must be positive, got {per_minute!r}")
-        self.capacity = float(per_minute)
-        self.rate = self.capacity / 60.0
-        self.full_at = now
+NO_RESERVATION = Reservation(0.0)
 
-    def due(self, amount: float, now: float) -> float:
-        """The earliest time (>= ``now``) at which the bucket holds ``amount`` units."""
-        return max(now, self.full_at - (self.capacity - min(amount, self.capacity)) / self.rate)
 
-    def take(self, amount: float, at: float) -> None:
-        """Charge ``amount`` units granted at ``at`` (not before :meth:`due`)."""
-        self.full_at = max(self.full_at, at) + min(amount, self.capacity) / self.rate
+@runtime_checkable
+class Limiter(Protocol):
+    """What a client needs of a rate limiter (``RateLimiter``, ``RedisRateLimiter`` or yours)."""
 
-    def reserve(self, amount: float, now: float) -> float:
-        """Take ``amount`` as soon as it is due; return how long to wait for it."""
-        at = self.due(amount, now)
-        self.take(amount, at)
-        return at - now
+    def reserve(self, tokens: int = 0) -> Reservation: ...
 
-    def adjust(self, delta: float, now: float) -> None:
-        """Give back (positive) or charge (negative) units after the fact."""
-        self.full_at = max(now, max(self.full_at, now) - delta / self.rate)
+    async def areserve(self, tokens: int = 0) -> Reservation: ...
+
+    def reconcile(self, reservation: Reservation, actual: int) -> None: ...
+
+    async def areconcile(self, reservation: Reservation, actual: int) -> None: ...
+
+
+def check_limits(
+    requests_per_minute: float | None, tokens_per_minute: float | None, margin: float
+) -> None:
+    for name, value in (
+        ("requests_per_minute", requests_per_minute),
+        ("tokens_per_minute", tokens_per_minute),
+    ):
+        if value is not None and (isinstance(value, bool) or not value > 0):
+            raise ConfigurationError(f"{name} must be a positive number or None, got {value!r}")
+    if not margin >= 0:
+        raise ConfigurationError(f"margin must be >= 0 seconds, got {margin!r}")
 
 
 class RateLimiter:
-    """Requests-per-minute and tokens-per-minute limits for sync and async clients."""
+    """Requests-per-minute and tokens-per-minute limits for this process's clients.
+
+    >>> from holysheep_relay import RateLimiter, RelayClient
+    >>> limiter = RateLimiter(requests_per_minute=60, tokens_per_minute=100_000)
+    >>> client = RelayClient(api_key="hs_example_key_0123456789", rate_limiter=limiter)
+    >>> client.close()
+    """
 
     def __init__(
         self,
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
         *,
+        margin: float = DEFAULT_MARGIN,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._clock = clock
-        now = clock()
-        self._requests = TokenBucket(requests_per_minute, now) if requests_per_minute else None
-        self._tokens = TokenBucket(tokens_per_minute, now) if tokens_per_minute else None
-        self._lock = threading.Lock()
+        check_limits(requests_per_minute, tokens_per_minute, margin)
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
+        self._clock = clock
+        span = WINDOW + margin
+        self._requests = SlidingLog(requests_per_minute, span) if requests_per_minute else None
+        self._tokens = SlidingLog(tokens_per_minute, span) if tokens_per_minute else None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -86,35 +109,52 @@ class RateLimiter:
             f"tokens_per_minute={self.tokens_per_minute})"
         )
 
-    def reserve(self, tokens: int = 0, now: float | None = None) -> float:
-        """Reserve one request and ``tokens``; return how long the caller must wait."""
-        t = self._clock() if now is None else now
+    def reserve(self, tokens: int = 0) -> Reservation:
+        """Reserve one request and ``tokens`` (estimated); ``.wait`` is how long to wait."""
+        requests, token_log = self._requests, self._tokens
         with self._lock:
-            charges = []
-            if self._requests is not None:
-                charges.append((self._requests, 1))
-            if self._tokens is not None and tokens:
-                charges.append((self._tokens, tokens))
-            at = max((bucket.due(amount, t) for bucket, amount in charges), default=t)
-            for bucket, amount in charges:  # both charged at the one real grant time
-                bucket.take(amount, at)
-            return at - t
+            now = self._clock()
+            floor = now
+            for log in (requests, token_log):
+                if log is not None:
+                    log.trim(now)
+                    last = log.last()
+                    if last is not None and last > floor:
+                        floor = last
+            at = floor
+            if requests is not None:
+                at = requests.earliest(1, at)
+            if token_log is not None and tokens:
+                at = token_log.earliest(tokens, at)
+            if requests is not None:
+                requests.add(at, 1)
+            ref = token_log.add(at, tokens) if token_log is not None and tokens else None
+        return Reservation(at - now, tokens, ref)
 
-    def acquire(self, tokens: int = 0) -> None:
-        wait = self.reserve(tokens)
-        if wait > 0:
-            time.sleep(wait)
+    async def areserve(self, tokens: int = 0) -> Reservation:
+        return self.reserve(tokens)
 
-    async def aacquire(self, tokens: int = 0) -> None:
-        wait = self.reserve(tokens)
-        if wait > 0:
-            import asyncio  # on first use, keeping `import holysheep_relay` light
-
-            await asyncio.sleep(wait)
-
-    def reconcile(self, estimated: int, actual: int) -> None:
-        """Correct a reservation of ``estimated`` tokens once ``actual`` usage is known."""
-        if self._tokens is None or estimated == actual:
+    def reconcile(self, reservation: Reservation, actual: int) -> None:
+        """Count ``reservation``'s token grant at the ``actual`` tokens the call used."""
+        if reservation.ref is None or self._tokens is None or actual == reservation.tokens:
             return
         with self._lock:
-            self._tokens.adjust(estimated - actual, self._clock())
+            self._tokens.reweigh(reservation.ref, actual)
+
+    async def areconcile(self, reservation: Reservation, actual: int) -> None:
+        self.reconcile(reservation, actual)
+
+    def acquire(self, tokens: int = 0) -> Reservation:
+        """Reserve, and sleep until the reservation is due."""
+        reservation = self.reserve(tokens)
+        if reservation.wait > 0:
+            time.sleep(reservation.wait)
+        return reservation
+
+    async def aacquire(self, tokens: int = 0) -> Reservation:
+        reservation = self.reserve(tokens)
+        if reservation.wait > 0:
+            import asyncio  # on first use, keeping `import holysheep_relay` light
+
+            await asyncio.sleep(reservation.wait)
+        return reservation

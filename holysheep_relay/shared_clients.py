@@ -34,11 +34,12 @@ from typing import TypeVar
 from pydantic import SecretStr
 from typing_extensions import Unpack
 
+from .budget import SpendBudget
 from .client import AsyncRelayClient, RelayClient
 from .config import RelayConfig
 from .errors import ConfigurationError
 from .options import ClientOptions
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter, RateLimiter
 from .retry import RetryPolicy
 from .usage import as_callbacks, as_pricing
 
@@ -102,13 +103,19 @@ class ClientSpec:
             default_headers=options.get("default_headers"),
         )
         rate_limiter = options.get("rate_limiter")
-        if rate_limiter is not None and not isinstance(rate_limiter, RateLimiter):
-            raise ConfigurationError(f"rate_limiter must be a RateLimiter, got {rate_limiter!r}")
+        if rate_limiter is not None and not isinstance(rate_limiter, Limiter):
+            raise ConfigurationError(
+                "rate_limiter must be a RateLimiter or a RedisRateLimiter (anything with "
+                f"reserve/areserve/reconcile/areconcile), got {rate_limiter!r}"
+            )
         if rate_limiter is not None and (requests_per_minute or tokens_per_minute):
             raise ConfigurationError(
                 "pass either rate_limiter=RateLimiter(...) or requests_per_minute / "
                 "tokens_per_minute, not both"
             )
+        budget = options.get("budget")
+        if budget is not None and not isinstance(budget, SpendBudget):
+            raise ConfigurationError(f"budget must be a SpendBudget, got {budget!r}")
         if policy is not None and not isinstance(policy, RetryPolicy):
             raise ConfigurationError(f"retry_policy must be a RetryPolicy, got {policy!r}")
         kept = ClientOptions(**{k: v for k, v in options.items() if v is not None})  # type: ignore[typeddict-item]
@@ -120,7 +127,7 @@ class ClientSpec:
         return spec
 
     @property
-    def rate_limiter(self) -> RateLimiter | None:
+    def rate_limiter(self) -> Limiter | None:
         """The explicit ``rate_limiter`` (None when the spec uses per-minute numbers)."""
         return self.options.get("rate_limiter")
 
@@ -137,6 +144,7 @@ class ClientSpec:
             self.requests_per_minute,
             self.tokens_per_minute,
             _Same(o.get("rate_limiter")),
+            _Same(o.get("budget")),
             tuple(_Same(cb) for cb in o.get("on_usage") or ()),  # type: ignore[union-attr]
             _Same(o.get("pricing")),
             _Same(o.get("retry_policy")),
@@ -168,7 +176,7 @@ _sync: dict[tuple[Hashable, ...], RelayClient] = {}
 _async: dict[tuple[Hashable, ...], AsyncRelayClient] = {}
 
 
-def _limiter(spec: ClientSpec) -> RateLimiter | None:
+def _limiter(spec: ClientSpec) -> Limiter | None:
     """The explicit limiter, else the shared one for the spec's key, URL and limits."""
     explicit = spec.options.get("rate_limiter")
     if explicit is not None or not (spec.requests_per_minute or spec.tokens_per_minute):

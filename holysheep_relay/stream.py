@@ -35,7 +35,10 @@ from ._plans import (
     Sleep,
     Step,
     advance,
+    another_attempt,
+    forfeit,
     send,
+    settle,
 )
 from ._replies import is_event_stream, not_an_event_stream, request_id_of
 from ._stream_events import fold_event
@@ -99,6 +102,19 @@ class _StreamCore:
     # -- the plan ------------------------------------------------------------------------
 
     def _plan(self) -> Plan[None]:
+        """Read to the end, then settle the call's reservations; a failed stream forfeits
+        them (its output may be billed once content arrived)."""
+        admission = self._opened.admission
+        try:
+            yield from self._read_with_retries()
+        except RelayError as error:
+            if admission is not None:
+                yield from forfeit(self._state, admission, error, billed=self._acc.has_content)
+            raise
+        if admission is not None:
+            yield from settle(self._state, admission, self._result)
+
+    def _read_with_retries(self) -> Plan[None]:
         """Read to the end; resend after a retryable error frame that came before content."""
         while True:
             try:
@@ -110,6 +126,7 @@ class _StreamCore:
                     raise
             yield Close(self._response)
             yield Sleep(delay)
+            yield from another_attempt(self._state)
             opened = self._opened
             self._open((yield from send(self._state, "POST", CHAT, opened.body, **opened.send_kw)))
 
@@ -175,8 +192,7 @@ class _StreamCore:
             )
         res.request_id = self.request_id
         res.model = res.model or self._model
-        opened = self._opened
-        self._state.settle(res, res.model, opened.started, opened.estimated_tokens, streamed=True)
+        self._state.settle(res, res.model, self._opened.started, streamed=True)
         self._result = res
 
     def _broken(self, exc: httpx.TransportError) -> RelayError:

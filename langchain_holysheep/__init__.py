@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         APIStatusError,
         AuthenticationError,
         BadRequestError,
+        BudgetExceededError,
         ConfigurationError,
         ContextLengthExceededError,
         InvalidInputError,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         RelayError,
         RelayTimeoutError,
         ServerError,
+        StoreUnavailableError,
         StreamInterruptedError,
     )
 
@@ -49,6 +51,7 @@ _EXPORTS = {
             "APIStatusError",
             "AuthenticationError",
             "BadRequestError",
+            "BudgetExceededError",
             "ConfigurationError",
             "ContextLengthExceededError",
             "InvalidInputError",
@@ -60,6 +63,7 @@ _EXPORTS = {
             "RelayError",
             "RelayTimeoutError",
             "ServerError",
+            "StoreUnavailableError",
             "StreamInterruptedError",
         )
     },
@@ -69,6 +73,7 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "ChatHolySheep",
     "ConfigurationError",
     "ContextLengthExceededError",
@@ -83,6 +88,7 @@ __all__ = [
     "RelayError",
     "RelayTimeoutError",
     "ServerError",
+    "StoreUnavailableError",
     "StreamInterruptedError",
     "__version__",
     "get_holysheep_callback",

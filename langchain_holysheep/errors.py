@@ -16,6 +16,7 @@ LangChain code that catches ``langchain_core.exceptions.ModelRateLimitError`` or
     │   ├── ModelNotFoundError                   + langchain ModelNotFoundError
     │   ├── RateLimitError                       + ModelRateLimitError
     │   └── ServerError                          + ModelAPIError
+    ├── BudgetExceededError, StoreUnavailableError (a SpendBudget / Redis refused; not sent)
     ├── RelayTimeoutError                        + ModelTimeoutError
     ├── RelayConnectionError                     + ModelConnectionError
     │   └── StreamInterruptedError               + ModelConnectionError
@@ -33,6 +34,7 @@ from holysheep_relay.errors import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
+    BudgetExceededError,
     ConfigurationError,
     ContextLengthExceededError,
     InvalidInputError,
@@ -44,6 +46,7 @@ from holysheep_relay.errors import (
     RelayError,
     RelayTimeoutError,
     ServerError,
+    StoreUnavailableError,
     StreamInterruptedError,
 )
 
@@ -51,6 +54,7 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "ConfigurationError",
     "ContextLengthExceededError",
     "InvalidInputError",
@@ -62,6 +66,7 @@ __all__ = [
     "RelayError",
     "RelayTimeoutError",
     "ServerError",
+    "StoreUnavailableError",
     "StreamInterruptedError",
     "langchain_errors",
     "with_langchain_parent",

@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
 from langchain_core.rate_limiters import InMemoryRateLimiter
 
-from holysheep_relay import ModelNotFoundError, Pricing, Usage, UsageEvent
+from holysheep_relay import ModelNotFoundError, Pricing, Reservation, Usage, UsageEvent
 from langchain_holysheep import ChatHolySheep
 from tests.emulator import Emulator
 from tests.langchain.helpers import call, chunks_of, last_body
@@ -258,16 +258,24 @@ def test_core_rate_limiter_is_shared_and_reconciled(
     seen: list[tuple[str, int, int]] = []
     reserve, reconcile = limiter.reserve, limiter.reconcile
 
-    def spy_reserve(tokens: int = 0, now: float | None = None) -> float:
+    def spy_reserve(tokens: int = 0) -> Reservation:
         seen.append(("reserve", tokens, 0))
-        return reserve(tokens, now)
+        return reserve(tokens)
 
-    def spy_reconcile(estimated: int, actual: int) -> None:
-        seen.append(("reconcile", estimated, actual))
-        reconcile(estimated, actual)
+    async def spy_areserve(tokens: int = 0) -> Reservation:
+        return spy_reserve(tokens)
+
+    def spy_reconcile(reservation: Reservation, actual: int) -> None:
+        seen.append(("reconcile", reservation.tokens, actual))
+        reconcile(reservation, actual)
+
+    async def spy_areconcile(reservation: Reservation, actual: int) -> None:
+        spy_reconcile(reservation, actual)
 
     monkeypatch.setattr(limiter, "reserve", spy_reserve)
+    monkeypatch.setattr(limiter, "areserve", spy_areserve)
     monkeypatch.setattr(limiter, "reconcile", spy_reconcile)
+    monkeypatch.setattr(limiter, "areconcile", spy_areconcile)
     call(mode, second, PROMPT)
     assert [s[0] for s in seen] == ["reserve", "reconcile"]
     assert seen[0][1] > 0
