@@ -95,6 +95,31 @@ _MESSAGE_TOKENS = 8
 _TOOLS_TOKENS = 600
 _IMAGE_TOKENS = 3_000
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
+# Fields that never reach the model's prompt (every other field is counted, tools and
+# response_format schemas included).
+_NOT_PROMPT = frozenset(
+    {
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "n",
+        "temperature",
+        "top_p",
+        "seed",
+        "stop",
+        "user",
+        "logprobs",
+        "top_logprobs",
+        "presence_penalty",
+        "frequency_penalty",
+        "parallel_tool_calls",
+        "encoding_format",
+        "dimensions",
+    }
+)
 
 
 def _part_bound(part: Any) -> int:
@@ -120,8 +145,9 @@ def input_token_bound(body: Mapping[str, Any]) -> int:
                 total += sum(_part_bound(part) for part in value)
             elif key != "role":
                 total += _part_bound(value)
-    rest = {k: v for k, v in body.items() if k not in ("messages", "model", "stream")}
-    total += len(json.dumps(rest, default=str).encode())
+    rest = {k: v for k, v in body.items() if k not in _NOT_PROMPT}
+    if rest:
+        total += len(json.dumps(rest, default=str).encode())
     if body.get("tools") or body.get("functions"):
         total += _TOOLS_TOKENS
     return total

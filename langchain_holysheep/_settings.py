@@ -14,11 +14,14 @@ from holysheep_relay import (
     AsyncRelayClient,
     ChatCompletion,
     EmbeddingResult,
+    Limiter,
     ModelInfo,
     Pricing,
     RateLimiter,
+    RedisRateLimiter,
     RelayClient,
     RetryPolicy,
+    SpendBudget,
     StreamResult,
     Timeouts,
     UsageEvent,
@@ -71,9 +74,13 @@ class RelaySettings(BaseModel):
     pricing: Pricing | dict[str, Any] | None = Field(default=None, exclude=True)
     """USD per million tokens overriding the shipped estimates, e.g.
     ``{"gpt-4.1": {"input": 2.0, "output": 8.0}}`` or a ``Pricing``."""
-    relay_rate_limiter: RateLimiter | None = Field(default=None, exclude=True)
-    """A core ``holysheep_relay.RateLimiter`` (share one between models and clients); also
-    accepted as ``rate_limiter=`` (LangChain's own ``InMemoryRateLimiter`` works there too)."""
+    relay_rate_limiter: RateLimiter | RedisRateLimiter | None = Field(default=None, exclude=True)
+    """A core ``holysheep_relay.RateLimiter`` (this process) or ``RedisRateLimiter`` (a
+    fleet), shared between models and clients; also accepted as ``rate_limiter=``
+    (LangChain's own ``InMemoryRateLimiter`` works there too)."""
+    budget: SpendBudget | None = Field(default=None, exclude=True)
+    """A ``holysheep_relay.SpendBudget``: a call that cannot fit its worst-case cost is
+    refused with ``BudgetExceededError`` before it is sent (priced with ``pricing``)."""
 
     _provider: Provider = PrivateAttr()
     _pricing: Pricing | None = PrivateAttr(default=None)
@@ -82,7 +89,7 @@ class RelaySettings(BaseModel):
     @classmethod
     def _core_rate_limiter(cls, data: Any) -> Any:
         """``rate_limiter=RateLimiter(...)`` (the core's) goes to the relay client."""
-        if isinstance(data, dict) and isinstance(data.get("rate_limiter"), RateLimiter):
+        if isinstance(data, dict) and isinstance(data.get("rate_limiter"), Limiter):
             data = dict(data)
             data["relay_rate_limiter"] = data.pop("rate_limiter")
         return data
@@ -107,6 +114,9 @@ class RelaySettings(BaseModel):
             requests_per_minute=self.requests_per_minute,
             tokens_per_minute=self.tokens_per_minute,
             rate_limiter=self.relay_rate_limiter,
+            budget=self.budget,
+            # the budget prices worst cases in the client: it needs this model's prices
+            pricing=self.pricing if self.budget is not None else None,
         )
         self._pricing = UsageReporter.build(self.on_usage, self.pricing).pricing  # validated
 

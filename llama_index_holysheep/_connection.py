@@ -1,8 +1,9 @@
 """The relay connection both LlamaIndex classes share: one core ``Provider`` per settings.
 
 Reads only the model's own public fields (``api_key``, ``api_base``, ``timeout``,
-``max_retries``, ``default_headers``, optional per-minute limits) and the core
-``RateLimiter`` it was given; equal settings share one pooled client in the core.
+``max_retries``, ``default_headers``, optional per-minute limits), the core rate limiter
+(``RateLimiter`` / ``RedisRateLimiter``) and ``SpendBudget`` it was given; equal settings
+share one pooled client in the core.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
 
-from holysheep_relay import RateLimiter, RetryPolicy
+from holysheep_relay import Limiter, RetryPolicy, SpendBudget
 from holysheep_relay.provider import Provider, resolve_api_key
 
 __all__ = ["RelayConnection"]
@@ -21,8 +22,9 @@ __all__ = ["RelayConnection"]
 class RelayConnection:
     """Mixin for a LlamaIndex pydantic model that talks to the relay (see the module doc).
 
-    The model declares the fields and two private attributes: ``_provider_cache`` (None)
-    and ``_relay_limiter`` (a core ``RateLimiter`` or None).
+    The model declares the fields and private attributes: ``_provider_cache`` (None),
+    ``_relay_limiter`` (a core limiter or None), ``_budget`` (a ``SpendBudget`` or None)
+    and ``_budget_pricing`` (the prices the budget's worst cases use).
     """
 
     if TYPE_CHECKING:
@@ -33,7 +35,9 @@ class RelayConnection:
         retry_policy: RetryPolicy | None
         default_headers: dict[str, str] | None
         _provider_cache: Provider | None
-        _relay_limiter: RateLimiter | None
+        _relay_limiter: Limiter | None
+        _budget: SpendBudget | None
+        _budget_pricing: Any
 
         def _super_copy(self, update: Mapping[str, Any] | None, deep: bool) -> Self: ...
 
@@ -51,6 +55,8 @@ class RelayConnection:
                 retry_policy=self.retry_policy,
                 default_headers=self.default_headers,
                 rate_limiter=self._relay_limiter,
+                budget=self._budget,
+                pricing=self._budget_pricing if self._budget is not None else None,
             )
         return provider
 

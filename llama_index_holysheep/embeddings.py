@@ -12,9 +12,10 @@ from pydantic import Field, PrivateAttr, SecretStr
 from holysheep_relay import (
     ConfigurationError,
     EmbeddingResult,
+    Limiter,
     Pricing,
-    RateLimiter,
     RetryPolicy,
+    SpendBudget,
     Timeouts,
 )
 from holysheep_relay.provider import (
@@ -61,7 +62,9 @@ class HolySheepEmbedding(RelayConnection, BaseEmbedding):
     default_headers: dict[str, str] | None = Field(default=None)
     additional_kwargs: dict[str, Any] = Field(default_factory=dict)
 
-    _relay_limiter: RateLimiter | None = PrivateAttr(default=None)
+    _relay_limiter: Limiter | None = PrivateAttr(default=None)
+    _budget: SpendBudget | None = PrivateAttr(default=None)
+    _budget_pricing: Any = PrivateAttr(default=None)
     _usage: UsageReporter = PrivateAttr(default=UsageReporter())
     _provider_cache: Provider | None = PrivateAttr(default=None)
 
@@ -74,6 +77,7 @@ class HolySheepEmbedding(RelayConnection, BaseEmbedding):
         model: str | None = None,
         base_url: str | None = None,
         rate_limiter: Any = None,
+        budget: SpendBudget | None = None,
         on_usage: UsageCallback | Sequence[UsageCallback] | None = None,
         pricing: Pricing | Mapping[str, PriceLike] | None = None,
         **kwargs: Any,
@@ -82,7 +86,7 @@ class HolySheepEmbedding(RelayConnection, BaseEmbedding):
         if not isinstance(name, str) or not name.strip():
             raise ConfigurationError("model_name must be a non-empty embedding model id")
         url = api_base or base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        relay_limiter = rate_limiter if isinstance(rate_limiter, RateLimiter) else None
+        relay_limiter = rate_limiter if isinstance(rate_limiter, Limiter) else None
         fields: dict[str, Any] = {
             "model_name": name.strip(),
             "api_key": resolve_api_key(api_key),
@@ -91,6 +95,7 @@ class HolySheepEmbedding(RelayConnection, BaseEmbedding):
         }
         super().__init__(**fields, **kwargs)
         self._relay_limiter = relay_limiter
+        self._budget, self._budget_pricing = budget, pricing
         self._usage = UsageReporter.build(on_usage, pricing)  # the model's own, not the client's
         self._provider()  # validate the client settings now, before any request
 

@@ -35,9 +35,10 @@ from holysheep_relay import (
     ChatCompletion,
     ChatStream,
     ConfigurationError,
+    Limiter,
     Pricing,
-    RateLimiter,
     RetryPolicy,
+    SpendBudget,
     Timeouts,
     get_model_spec,
 )
@@ -150,7 +151,9 @@ class HolySheep(RelayConnection, FunctionCallingLLM):
     requests_per_minute: float | None = Field(default=None, gt=0)
     tokens_per_minute: float | None = Field(default=None, gt=0)
 
-    _relay_limiter: RateLimiter | None = PrivateAttr(default=None)
+    _relay_limiter: Limiter | None = PrivateAttr(default=None)
+    _budget: SpendBudget | None = PrivateAttr(default=None)
+    _budget_pricing: Any = PrivateAttr(default=None)
     _usage: UsageReporter = PrivateAttr(default=UsageReporter())
     _provider_cache: Provider | None = PrivateAttr(default=None)
     _meta: tuple[tuple[Any, ...], LLMMetadata] | None = PrivateAttr(default=None)
@@ -163,6 +166,7 @@ class HolySheep(RelayConnection, FunctionCallingLLM):
         *,
         base_url: str | None = None,
         rate_limiter: Any = None,
+        budget: SpendBudget | None = None,
         on_usage: UsageCallback | Sequence[UsageCallback] | None = None,
         pricing: Pricing | Mapping[str, PriceLike] | None = None,
         **kwargs: Any,
@@ -170,7 +174,7 @@ class HolySheep(RelayConnection, FunctionCallingLLM):
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError("model must be a non-empty model id, e.g. 'gpt-4.1'")
         url = api_base or base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        relay_limiter = rate_limiter if isinstance(rate_limiter, RateLimiter) else None
+        relay_limiter = rate_limiter if isinstance(rate_limiter, Limiter) else None
         super().__init__(
             model=model.strip(),
             api_key=resolve_api_key(api_key),
@@ -179,6 +183,7 @@ class HolySheep(RelayConnection, FunctionCallingLLM):
             **kwargs,
         )
         self._relay_limiter = relay_limiter
+        self._budget, self._budget_pricing = budget, pricing
         self._usage = UsageReporter.build(on_usage, pricing)  # the model's own, not the client's
         self._provider()  # validate the client settings now, before any request
         spec = get_model_spec(self.model)

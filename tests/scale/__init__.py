@@ -1,0 +1,1 @@
+"""Scale-out: shared limits, budgets and usage on a real Redis, across real processes."""
