@@ -20,7 +20,14 @@ from typing import Any
 from ._loop_pools import LoopPools
 from .errors import ConfigurationError
 
-__all__ = ["DEFAULT_SOCKET_TIMEOUT", "RedisStore", "StoreOutage", "StoreScript", "redis_errors"]
+__all__ = [
+    "DEFAULT_SOCKET_TIMEOUT",
+    "RedisStore",
+    "StoreOutage",
+    "StoreScript",
+    "redis_errors",
+    "why",
+]
 
 logger = logging.getLogger("holysheep_relay")
 
@@ -59,6 +66,15 @@ def redis_errors() -> tuple[type[BaseException], ...]:
     """What an unreachable, restarting or timed-out Redis raises."""
     redis = _import_redis()
     return (redis.exceptions.RedisError, OSError)
+
+
+def why(exc: BaseException) -> str:
+    """``exc`` for a message: its class, and Redis's own words (never a password) unless it
+    is a bare connection failure."""
+    text = str(exc).strip()
+    if not text or isinstance(exc, OSError) or "Connection refused" in text:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {text[:200]}"
 
 
 class StoreOutage:

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from ._redis import RedisStore, StoreOutage, redis_errors
+from ._redis import why as _why
 from .errors import BudgetExceededError, ConfigurationError, StoreUnavailableError
 
 __all__ = ["BudgetHold", "BudgetStatus", "SpendBudget"]
@@ -277,7 +278,7 @@ class SpendBudget:
     def _store_failed(self, exc: BaseException, model: str, key: str) -> BudgetHold:
         if self.on_store_error == "closed":
             raise StoreUnavailableError(
-                f"{self._outage.what} is unreachable ({type(exc).__name__}); calls are refused "
+                f"{self._outage.what} is unreachable ({_why(exc)}); calls are refused "
                 "while it is down because on_store_error='closed' (pass on_store_error='open' "
                 "to send them uncounted instead)"
             ) from None
@@ -327,7 +328,7 @@ class SpendBudget:
                 raw = self._store.sync.hmget(self._redis_key(key), "c", "h")  # type: ignore[union-attr]
             except redis_errors() as exc:
                 raise StoreUnavailableError(
-                    f"{self._outage.what} is unreachable ({type(exc).__name__})"
+                    f"{self._outage.what} is unreachable ({_why(exc)})"
                 ) from None
             committed, held = (int(v or 0) for v in raw)
         return BudgetStatus(

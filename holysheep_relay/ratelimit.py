@@ -40,8 +40,9 @@ DEFAULT_MARGIN = 0.25
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """A granted reservation: ``wait`` seconds before sending; ``ref`` identifies its token
-    grant for :meth:`Limiter.reconcile` (None when nothing needs reconciling)."""
+    """A granted reservation: ``wait`` seconds before sending; ``tokens`` as counted (an
+    estimate above the limit counts as the limit); ``ref`` identifies the token grant for
+    :meth:`Limiter.reconcile` (None when nothing needs reconciling)."""
 
     wait: float
     tokens: int = 0
@@ -129,7 +130,7 @@ class RateLimiter:
             if requests is not None:
                 requests.add(at, 1)
             ref = token_log.add(at, tokens) if token_log is not None and tokens else None
-        return Reservation(at - now, tokens, ref)
+        return Reservation(at - now, 0 if ref is None else int(ref.weight), ref)
 
     async def areserve(self, tokens: int = 0) -> Reservation:
         return self.reserve(tokens)

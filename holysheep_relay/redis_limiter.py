@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from ._redis import RedisStore, StoreOutage, redis_errors
+from ._redis import why as _why
 from .errors import ConfigurationError, StoreUnavailableError
 from .ratelimit import DEFAULT_MARGIN, NO_RESERVATION, WINDOW, Reservation, check_limits
 
@@ -51,7 +52,7 @@ local function trim(z, h, n)
     for i = 1, #ws do gone = gone + (tonumber(ws[i]) or 0) end
     redis.call('ZREM', z, unpack(old))
     redis.call('HDEL', h, unpack(old))
-    redis.call('INCRBY', n, -gone)
+    if gone ~= 0 then redis.call('INCRBY', n, -gone) end  -- never "-0": not an integer
   end
 end
 
@@ -119,7 +120,8 @@ _RECONCILE = """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('INCRBY', KEYS[2], tonumber(ARGV[2]) - tonumber(old))
+local delta = tonumber(ARGV[2]) - tonumber(old)
+if delta ~= 0 then redis.call('INCRBY', KEYS[2], delta) end
 return 1
 """
 
@@ -196,7 +198,7 @@ class RedisRateLimiter:
     def _failed(self, exc: BaseException) -> Reservation:
         if self.on_store_error == "closed":
             raise StoreUnavailableError(
-                f"{self._outage.what} is unreachable ({type(exc).__name__}); calls are refused "
+                f"{self._outage.what} is unreachable ({_why(exc)}); calls are refused "
                 "while it is down because on_store_error='closed'"
             ) from None
         self._outage.failed(

@@ -101,8 +101,10 @@ def test_refused_before_sending_with_the_amounts(emulator: Emulator) -> None:
     assert error.spent_usd == 0
     assert error.budget_usd == pytest.approx(need * 0.99)
     assert error.period == "day"
-    assert error.resets_at is not None and error.resets_at.endswith("T00:00:00Z")
-    assert "lower max_tokens" in str(error) and "raise the budget" in str(error)
+    assert error.resets_at is not None
+    assert error.resets_at.endswith("T00:00:00Z")
+    assert "lower max_tokens" in str(error)
+    assert "raise the budget" in str(error)
 
 
 def test_sequential_calls_are_refused_exactly_when_the_reservation_does_not_fit(
@@ -136,9 +138,11 @@ def test_sequential_calls_are_refused_exactly_when_the_reservation_does_not_fit(
 
 def test_unknown_price_is_refused_with_how_to_give_one(emulator: Emulator) -> None:
     budget = SpendBudget(1.0)
-    with RelayClient(TEST_API_KEY, emulator.base_url, budget=budget) as relay:
-        with pytest.raises(ConfigurationError, match=r"pricing=\{'emulator-model'"):
-            relay.chat(model="emulator-model", messages=prompt("hi"), max_tokens=5)
+    with (
+        RelayClient(TEST_API_KEY, emulator.base_url, budget=budget) as relay,
+        pytest.raises(ConfigurationError, match=r"pricing=\{'emulator-model'"),
+    ):
+        relay.chat(model="emulator-model", messages=prompt("hi"), max_tokens=5)
     assert emulator.attempts() == 0
     allowing = SpendBudget(1.0, unknown_price="allow")
     with RelayClient(TEST_API_KEY, emulator.base_url, budget=allowing) as relay:
@@ -170,28 +174,34 @@ def test_catalog_max_output_bounds_a_call_without_max_tokens(emulator: Emulator)
 def test_an_error_reply_costs_nothing(emulator: Emulator) -> None:
     budget = SpendBudget(1.0, period=None)
     emulator.add_fault("status", status=400)
-    with client(emulator, budget) as relay, pytest.raises(Exception, match="400|status"):
+    with client(emulator, budget) as relay, pytest.raises(Exception, match=r"400|status"):
         relay.chat(model=MODEL, messages=prompt("hi"), max_tokens=10)
     status = budget.status()
-    assert status.spent_usd == 0 and status.reserved_usd == 0
+    assert status.spent_usd == 0
+    assert status.reserved_usd == 0
 
 
 def test_a_broken_stream_keeps_its_reservation(emulator: Emulator) -> None:
     budget = SpendBudget(1.0, period=None)
     messages = prompt("one two three four five six")
     emulator.add_fault("truncated_stream", after=3)
-    with client(emulator, budget) as relay, pytest.raises(Exception, match="before it finished"):
-        with relay.stream_chat(model=MODEL, messages=messages, max_tokens=30) as stream:
-            stream.until_done()
+    with (
+        client(emulator, budget) as relay,
+        pytest.raises(Exception, match="before it finished"),
+        relay.stream_chat(model=MODEL, messages=messages, max_tokens=30) as stream,
+    ):
+        stream.until_done()
     assert budget.status().spent_usd == pytest.approx(worst_case(messages, 30), abs=1e-9)
     assert budget.status().reserved_usd == 0
 
 
 def test_streams_and_async_clients_settle_too(emulator: Emulator) -> None:
     budget = SpendBudget(5.0, period=None)
-    with client(emulator, budget) as relay:
-        with relay.stream_chat(model=MODEL, messages=prompt("a b c"), max_tokens=20) as s:
-            streamed = s.until_done()
+    with (
+        client(emulator, budget) as relay,
+        relay.stream_chat(model=MODEL, messages=prompt("a b c"), max_tokens=20) as s,
+    ):
+        streamed = s.until_done()
 
     async def run() -> float:
         async with AsyncRelayClient(
@@ -218,9 +228,11 @@ def test_embeddings_reserve_their_input(emulator: Emulator) -> None:
         result = relay.embed(model=model, input=["one two", "three"])
     assert budget.status().spent_usd == pytest.approx(result.cost_usd)
     tight = SpendBudget(0.001, period=None)  # less than the inputs' bytes at $1 / 1000
-    with RelayClient(TEST_API_KEY, emulator.base_url, budget=tight, pricing=pricing) as relay:
-        with pytest.raises(BudgetExceededError):
-            relay.embed(model=model, input=["one two three four five"])
+    with (
+        RelayClient(TEST_API_KEY, emulator.base_url, budget=tight, pricing=pricing) as relay,
+        pytest.raises(BudgetExceededError),
+    ):
+        relay.embed(model=model, input=["one two three four five"])
 
 
 def test_periods_roll_over_at_utc_midnight(emulator: Emulator) -> None:

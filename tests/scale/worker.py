@@ -6,8 +6,8 @@
 ``SpendBudget`` on Redis with every other worker, and prints one JSON line per call:
 ``{"tag", "i", "prompt", "outcome", "cost", "tokens", "at"}``, where ``outcome`` is ``ok``
 or the error's class name (first a ``{"ready": tag}`` line; it then waits for a line on
-stdin, so that every worker starts at once). Every prompt is unique (tag and index), so the test can match the
-relay's arrivals to the calls that made them.
+stdin, so that every worker starts at once). Every prompt is unique (tag and index), so
+the test can match the relay's arrivals to the calls that made them.
 """
 
 from __future__ import annotations
