@@ -46,6 +46,7 @@ from .errors import (
 from .options import ClientOptions
 from .ratelimit import Limiter, RateLimiter, Reservation
 from .redis_limiter import RedisRateLimiter
+from .redis_usage import RedisUsageLedger
 from .retry import RetryPolicy
 from .stream import AsyncChatStream, ChatStream
 from .usage import ModelPrice, ModelTotals, Pricing, UsageCallback, UsageEvent, UsageLedger
@@ -100,6 +101,7 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RedisRateLimiter",
+    "RedisUsageLedger",
     "RelayClient",
     "RelayConfig",
     "RelayConnectionError",

@@ -1,4 +1,5 @@
-"""The ``holysheep`` command: check a setup, list models, chat once, estimate cost.
+"""The ``holysheep`` command: check a setup, list models, chat once, estimate cost, and
+print the usage totals that workers share in Redis.
 
 Built on the standard library's argparse (no extra dependency); every subcommand has
 ``--help``. Exit codes: 0 success, 1 the relay or the call failed, 2 bad usage/config.
@@ -7,18 +8,22 @@ Built on the standard library's argparse (no extra dependency); every subcommand
     holysheep models
     holysheep chat "Say hi" --model gpt-4.1 --stream
     holysheep cost --model claude-sonnet-4.5 --input-tokens 12000 --output-tokens 800
+    holysheep usage --redis redis://127.0.0.1:6379/0 [--name default] [--day 2026-05-01]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import TextIO
 
+from ._redis import RedisStore
 from ._version import __version__
 from .catalog import get_model_spec
 from .client import RelayClient
@@ -31,8 +36,10 @@ from .errors import (
     RelayConnectionError,
     RelayError,
     RelayTimeoutError,
+    StoreUnavailableError,
 )
-from .usage import Pricing
+from .redis_usage import RedisUsageLedger
+from .usage import ModelTotals, Pricing
 from .wire import ModelInfo, Usage
 
 __all__ = ["main"]
@@ -216,6 +223,39 @@ def cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_usage(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    store = RedisStore(args.redis)
+    ledger = RedisUsageLedger(store, name=args.name)
+    try:
+        if not args.json:
+            out.write(ledger.report(args.day) + "\n")
+            return 0
+        if args.day is None:
+            by_model, total = ledger.by_model, ledger.total
+        else:
+            by_model, total = ledger.day(args.day), ledger.by_day.get(args.day, ModelTotals())
+        payload: dict[str, object] = {"name": args.name, "redis": ledger.where, "day": args.day}
+        payload["total"] = asdict(total)
+        payload["by_model"] = {m: asdict(t) for m, t in by_model.items()}
+        if args.day is None:
+            payload["by_day"] = {d: asdict(t) for d, t in ledger.by_day.items()}
+        out.write(json.dumps(payload, indent=2) + "\n")
+        return 0
+    except StoreUnavailableError as exc:
+        err.write(f"error: {exc}\n")
+        return 1
+    finally:
+        ledger.close(timeout=0)
+        store.sync.close()
+
+
+def _day(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a date, YYYY-MM-DD") from None
+
+
 def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -257,6 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-tokens", type=_non_negative, required=True)
     p.add_argument("--cached-tokens", type=_non_negative, default=0)
     p.set_defaults(func=cmd_cost)
+    p = sub.add_parser(
+        "usage",
+        help="print the usage totals that workers share in Redis (holysheep usage --redis URL)",
+        description="Print the totals of a RedisUsageLedger: requests, tokens and USD per model.",
+    )
+    p.add_argument("--redis", required=True, metavar="URL", help="redis://[:password@]host:port/db")
+    p.add_argument("--name", default="default", help="the ledger's name (default: default)")
+    p.add_argument("--day", type=_day, help="one UTC day's totals, YYYY-MM-DD")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_usage)
     return parser
 
 

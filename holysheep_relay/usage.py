@@ -33,6 +33,7 @@ __all__ = [
     "UsageLedger",
     "as_callbacks",
     "as_pricing",
+    "format_report",
     "notify",
 ]
 
@@ -247,18 +248,20 @@ class UsageLedger:
         ``+?`` after a USD figure: some requests had no known price; a last line says how
         many requests came back without usage (their tokens are missing from the totals).
         """
-        lines = [f"{'model':32} {'reqs':>5} {'prompt':>8} {'output':>8} {'usd':>10}"]
         with self._lock:
-            rows = [*sorted(self.by_model.items()), ("TOTAL", self.total)]
-            for name, t in rows:
-                usd = f"{t.cost_usd:.6f}" + ("+?" if t.unpriced_requests else "")
-                lines.append(
-                    f"{name:32} {t.requests:>5} {t.prompt_tokens:>8} "
-                    f"{t.completion_tokens:>8} {usd:>10}"
-                )
-            missing = self.total.requests_without_usage
-        if missing:
-            lines.append(
-                f"{missing} request(s) came back without usage: token and USD totals are low"
-            )
-        return "\n".join(lines)
+            return format_report(self.by_model, self.total)
+
+
+def format_report(by_model: Mapping[str, ModelTotals], total: ModelTotals) -> str:
+    """The table of :meth:`UsageLedger.report` for these totals (also used by the Redis
+    ledger)."""
+    lines = [f"{'model':32} {'reqs':>5} {'prompt':>8} {'output':>8} {'usd':>10}"]
+    for name, t in [*sorted(by_model.items()), ("TOTAL", total)]:
+        usd = f"{t.cost_usd:.6f}" + ("+?" if t.unpriced_requests else "")
+        lines.append(
+            f"{name:32} {t.requests:>5} {t.prompt_tokens:>8} {t.completion_tokens:>8} {usd:>10}"
+        )
+    missing = total.requests_without_usage
+    if missing:
+        lines.append(f"{missing} request(s) came back without usage: token and USD totals are low")
+    return "\n".join(lines)

@@ -10,7 +10,7 @@ import pytest
 
 from tests import cassette_config
 
-pytest_plugins = ["tests.emulator_fixtures"]
+pytest_plugins = ["tests.emulator_fixtures", "tests.redis_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
@@ -27,10 +27,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # A test that uses one of these fixtures talks to a server on 127.0.0.1 (the emulator, the
-# LiteLLM proxy) or opens a loopback socket itself: it is marked ``loopback``, so that
-# ``pytest -m "not loopback"`` runs the tests that open no socket (see tests/README.md).
-LOOPBACK_FIXTURES = frozenset(
-    {"emulator", "emulator_server", "relay_env", "gateway", "refused_url"}
+# LiteLLM proxy, redis-server) or opens a loopback socket itself: it is marked ``loopback``,
+# so that ``pytest -m "not loopback"`` runs the tests that open no socket (see
+# tests/README.md). The redis-server ones are also marked ``redis``.
+REDIS_FIXTURES = frozenset({"redis_server", "redis_url", "fresh_redis_server", "redis_binary"})
+LOOPBACK_FIXTURES = (
+    frozenset({"emulator", "emulator_server", "relay_env", "gateway", "refused_url"})
+    | REDIS_FIXTURES
 )
 
 
@@ -39,8 +42,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     live = config.getoption("--live") and os.environ.get("HOLYSHEEP_API_KEY")
     skip = pytest.mark.skip(reason="live relay test: pass --live and set HOLYSHEEP_API_KEY")
     for item in items:
-        if LOOPBACK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        fixtures = getattr(item, "fixturenames", ())
+        if LOOPBACK_FIXTURES.intersection(fixtures):
             item.add_marker(pytest.mark.loopback)
+        if REDIS_FIXTURES.intersection(fixtures):
+            item.add_marker(pytest.mark.redis)
         if "live" in item.keywords and not live:
             item.add_marker(skip)
 

@@ -700,6 +700,19 @@ def test_add_fault_validation_and_queue(emulator: Emulator, http: httpx.Client) 
     assert http.post("/chat/completions", json=chat_body()).headers["x-request-id"] == "req_1"
 
 
+def test_recorded_requests_carry_their_arrival_time(emulator: Emulator, http: httpx.Client) -> None:
+    before = time.time()
+    emulator.add_fault("slow_headers", delay=0.2)
+    assert http.post("/chat/completions", json=chat_body()).status_code == 200
+    answered = time.time()
+    assert http.get("/models").status_code == 200
+    first, second = emulator.requests
+    # stamped on arrival, before the fault held the reply back
+    assert before <= first.received_at <= answered - 0.2
+    assert first.received_at <= second.received_at <= time.time()
+    assert RecordedRequest("GET", "/models", {}, None).received_at >= before  # a default
+
+
 def test_rate_limit_variants(emulator: Emulator, http: httpx.Client) -> None:
     emulator.add_fault("rate_limit")
     first = http.post("/chat/completions", json=chat_body())

@@ -1,4 +1,5 @@
-"""The `holysheep` command against the emulator: check, models, chat, cost, --help."""
+"""The `holysheep` command against the emulator: check, models, chat, cost, --help; and
+`usage` against a real redis-server."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from holysheep_relay.cli import main
+from holysheep_relay.redis_usage import RedisUsageLedger
+from holysheep_relay.usage import UsageEvent
+from holysheep_relay.wire import Usage
 from tests.emulator import Emulator
+from tests.redis_server import free_port
 
 KEY = "hs_fake_cli_key_0123456789abcdef"
 
@@ -147,7 +152,59 @@ def test_cost(capsys: pytest.CaptureFixture[str]) -> None:
     assert "no price known" in err
 
 
-@pytest.mark.parametrize("sub", ["check", "models", "chat", "cost"])
+def _record_usage(url: str, name: str) -> RedisUsageLedger:
+    ledger = RedisUsageLedger(url, name=name, clock=lambda: 1_767_225_600.0)  # 2026-01-01
+    usage = Usage(prompt_tokens=1200, completion_tokens=300, total_tokens=1500)
+    ledger(UsageEvent("gpt-4.1", usage, 0.0048, 10.0, "req_1"))
+    ledger(UsageEvent("gpt-4.1", None, None, 10.0, "req_2"))
+    ledger(UsageEvent("claude-sonnet-4.5", usage, 0.0081, 10.0, "req_3"))
+    assert ledger.flush()
+    return ledger
+
+
+def test_usage_prints_the_shared_report(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = _record_usage(redis_url, "workers")
+    code, out, _ = run(capsys, "usage", "--redis", redis_url, "--name", "workers")
+    assert code == 0
+    assert out == ledger.report() + "\n"
+    assert out.splitlines()[-2].split() == ["TOTAL", "3", "2400", "600", "0.012900+?"]
+    code, out, _ = run(capsys, "usage", "--redis", redis_url, "--name", "workers", "--json")
+    data = json.loads(out)
+    assert data["total"]["requests"] == 3
+    assert data["total"]["requests_without_usage"] == 1
+    assert data["by_model"]["claude-sonnet-4.5"]["cost_usd"] == 0.0081
+    assert list(data["by_day"]) == ["2026-01-01"]
+    code, out, _ = run(
+        capsys, "usage", "--redis", redis_url, "--name", "workers", "--day", "2026-01-01"
+    )
+    assert out == ledger.report("2026-01-01") + "\n"
+    code, out, _ = run(
+        capsys, "usage", "--redis", redis_url, "--name", "workers", "--day", "2026-01-02", "--json"
+    )
+    assert json.loads(out)["total"]["requests"] == 0
+    code, out, _ = run(capsys, "usage", "--redis", redis_url)  # the "default" ledger: empty
+    assert out.splitlines()[-1].split() == ["TOTAL", "0", "0", "0", "0.000000"]
+    ledger.close()
+
+
+@pytest.mark.loopback  # connects to a closed port on 127.0.0.1
+def test_usage_with_redis_unreachable_exits_1_without_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    port = free_port()
+    code, out, err = run(capsys, "usage", "--redis", f"redis://:hunter2-secret@127.0.0.1:{port}/0")
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"error: cannot read usage from Redis at 127.0.0.1:{port}/0 (")
+    assert "hunter2" not in err
+    assert "Traceback" not in err
+    code, _, err = run(capsys, "usage", "--redis", "http://:hunter2-secret@127.0.0.1:6379")
+    assert code == 2  # not a Redis URL: a usage error
+    assert "redis://" in err
+    assert "hunter2" not in err
+
+
+@pytest.mark.parametrize("sub", ["check", "models", "chat", "cost", "usage"])
 def test_every_command_has_help(sub: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main([sub, "--help"])

@@ -23,6 +23,7 @@ import functools
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -79,6 +80,9 @@ class RecordedRequest:
     json: dict[str, Any] | None  # parsed body; None if empty, not JSON or not an object
     body: bytes = b""
     query: str = ""
+    # time.time() when the emulator began handling it (headers read; before the body, the
+    # auth check and any fault)
+    received_at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -275,6 +279,7 @@ class Emulator:
         return api_error(404, message, code="model_not_found", param="model")
 
     def handle(self, handler: RelayHandler) -> None:
+        received_at = time.time()
         raw_path = handler.path
         path = normalise_path(raw_path)
         query = raw_path.split("?", 1)[1] if "?" in raw_path else ""
@@ -288,7 +293,9 @@ class Emulator:
             except ValueError:
                 parse_ok = False
         as_dict = parsed if isinstance(parsed, dict) else None
-        record = RecordedRequest(handler.command, path, headers, as_dict, body, query)
+        record = RecordedRequest(
+            handler.command, path, headers, as_dict, body, query, received_at=received_at
+        )
         handler.request_id, handler.context = self._record(record)
 
         route = _ROUTES.get((handler.command, path))
