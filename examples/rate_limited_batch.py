@@ -14,8 +14,8 @@ from _relay import relay
 async def run() -> None:
     from langchain_holysheep import ChatHolySheep
 
-    # 600 requests/minute = 10/s after the first burst; models with the same key and limits
-    # share one budget.
+    # at most 600 requests started in any 60 s window; models with the same key and limits
+    # share one budget (RedisRateLimiter shares it across processes).
     llm = ChatHolySheep(
         model="gemini-2.5-flash", requests_per_minute=600, tokens_per_minute=200_000
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -279,28 +279,48 @@ def chat(
     extra_headers: Mapping[str, str] | None,
 ) -> Plan[ChatCompletion]:
     body, estimated = _chat_body(state, model, messages, params, stream=False)
+    return (
+        yield from _call(
+            state, model, CHAT, body, estimated, _replies.parse_completion, extra_headers
+        )
+    )
+
+
+R = TypeVar("R", ChatCompletion, EmbeddingResult)
+
+
+def _call(
+    state: ClientState,
+    model: str,
+    path: str,
+    body: dict[str, Any],
+    estimated: int,
+    parse: Callable[[Any, str | None], R],
+    extra_headers: Mapping[str, str] | None = None,
+) -> Plan[R]:
+    """One non-streamed call: admit, send, read, ``parse(json, request id)``; settle the
+    reservations, or forfeit them when it fails."""
     admission = (yield from admit(state, model, body, estimated)) if state.admits else None
     started = time.perf_counter()
     try:
         content, request_id = yield from _request(
             state,
             "POST",
-            CHAT,
+            path,
             body,
             model=model,
             deadline=state.deadline(),
             extra_headers=extra_headers,
         )
-        data = _replies.parse_json(content, "reply", request_id)
-        completion = _replies.parse_completion(data, request_id)
+        result = parse(_replies.parse_json(content, "reply", request_id), request_id)
     except RelayError as error:
         if admission is not None:
             yield from forfeit(state, admission, error)
         raise
-    state.settle(completion, model, started, streamed=False)
+    state.settle(result, model, started, streamed=False)
     if admission is not None:
-        yield from settle(state, admission, completion)
-    return completion
+        yield from settle(state, admission, result)
+    return result
 
 
 @dataclass(slots=True)
@@ -372,19 +392,9 @@ def embed(
     longest = max(len(text) for text in body["input"])
     _validate.check_input_size(model, longest, _published_input_limit(state, model))
     estimated = _requests.estimate_tokens(body, sum(len(text) for text in body["input"]))
-    admission = (yield from admit(state, model, body, estimated)) if state.admits else None
-    started = time.perf_counter()
-    try:
-        content, request_id = yield from _request(
-            state, "POST", "/embeddings", body, model=model, deadline=state.deadline()
-        )
-        data = _replies.parse_json(content, "reply", request_id)
-        result = _replies.parse_embeddings(data, request_id, len(body["input"]))
-    except RelayError as error:
-        if admission is not None:
-            yield from forfeit(state, admission, error)
-        raise
-    state.settle(result, model, started, streamed=False)
-    if admission is not None:
-        yield from settle(state, admission, result)
-    return result
+    count = len(body["input"])
+
+    def parse(data: Any, request_id: str | None) -> EmbeddingResult:
+        return _replies.parse_embeddings(data, request_id, count)
+
+    return (yield from _call(state, model, "/embeddings", body, estimated, parse))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from typing import Any
 
 from ._loop_pools import LoopPools
@@ -129,6 +130,8 @@ class RedisStore:
             )
         self._redis = redis
         self._pools: LoopPools[Any] = LoopPools(async_seed, self._new_async, _aclose)
+        if self.sync is not target:  # ours: its sockets close when the store goes away
+            self._finalizer = weakref.finalize(self, self.sync.connection_pool.disconnect)
         kwargs = self.sync.connection_pool.connection_kwargs
         if kwargs.get("path"):
             self.where = f"unix:{kwargs['path']}"
@@ -181,6 +184,13 @@ class RedisStore:
     def script(self, lua: str) -> StoreScript:
         """``lua`` as a script runnable on both sides (EVALSHA; reloaded after a restart)."""
         return StoreScript(self, lua)
+
+    def close(self) -> None:
+        """Close the sync connections this store opened (a client you passed stays open;
+        asyncio ones close with their event loop)."""
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer()
 
     def __repr__(self) -> str:
         return f"RedisStore({self.where!r})"

@@ -223,6 +223,12 @@ class SpendBudget:
 
     # -- reserve -------------------------------------------------------------------------
 
+    def close(self) -> None:
+        """Close the Redis connections this object opened from a URL (also done when it is
+        garbage-collected)."""
+        if self._store is not None:
+            self._store.close()
+
     def reserve(self, model: str, usd: float) -> BudgetHold:
         """Reserve ``usd`` (a call's worst case) for ``model``; BudgetExceededError if it
         does not fit, StoreUnavailableError if Redis is down and the policy is closed."""
@@ -287,34 +293,32 @@ class SpendBudget:
 
     # -- settle --------------------------------------------------------------------------
 
+    def _settlement(self, hold: BudgetHold, usd: float | None) -> list[Any] | None:
+        """Settle ``hold`` in memory (None), or the Lua arguments to settle it in Redis."""
+        if not hold.counted:
+            return None
+        real = None if usd is None else math.ceil(usd * _NANO)
+        if self._memory is not None:
+            self._memory.settle(hold.period_key, hold.nano, real)
+            return None
+        return [hold.nano, -1 if real is None else real]
+
     def settle(self, hold: BudgetHold, usd: float | None) -> None:
         """Settle ``hold`` to the real cost ``usd`` (None: unknown, the hold stays spent)."""
-        if not hold.counted:
-            return
-        real = None if usd is None else math.ceil(usd * _NANO)
-        if self._memory is not None:
-            self._memory.settle(hold.period_key, hold.nano, real)
-            return
-        try:
-            self._settle_script.run(
-                [self._redis_key(hold.period_key)], [hold.nano, -1 if real is None else real]
-            )
-        except redis_errors() as exc:
-            self._outage.failed(exc, "a settled cost stays counted at its reservation")
+        args = self._settlement(hold, usd)
+        if args is not None:
+            try:
+                self._settle_script.run([self._redis_key(hold.period_key)], args)
+            except redis_errors() as exc:
+                self._outage.failed(exc, "a settled cost stays counted at its reservation")
 
     async def asettle(self, hold: BudgetHold, usd: float | None) -> None:
-        if not hold.counted:
-            return
-        real = None if usd is None else math.ceil(usd * _NANO)
-        if self._memory is not None:
-            self._memory.settle(hold.period_key, hold.nano, real)
-            return
-        try:
-            await self._settle_script.arun(
-                [self._redis_key(hold.period_key)], [hold.nano, -1 if real is None else real]
-            )
-        except redis_errors() as exc:
-            self._outage.failed(exc, "a settled cost stays counted at its reservation")
+        args = self._settlement(hold, usd)
+        if args is not None:
+            try:
+                await self._settle_script.arun([self._redis_key(hold.period_key)], args)
+            except redis_errors() as exc:
+                self._outage.failed(exc, "a settled cost stays counted at its reservation")
 
     # -- status --------------------------------------------------------------------------
 

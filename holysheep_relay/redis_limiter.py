@@ -206,6 +206,12 @@ class RedisRateLimiter:
         )
         return NO_RESERVATION
 
+    def close(self) -> None:
+        """Close the Redis connections this object opened from a URL (also done when it is
+        garbage-collected)."""
+        if self._store is not None:
+            self._store.close()
+
     def reserve(self, tokens: int = 0) -> Reservation:
         """Reserve one request and ``tokens``; ``.wait`` is how long to wait before sending."""
         try:

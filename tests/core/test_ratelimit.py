@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from holysheep_relay import ConfigurationError, RateLimiter
 from holysheep_relay.ratelimit import DEFAULT_MARGIN, WINDOW
+from tests.windows import max_in_window
 
 SPAN = WINDOW + DEFAULT_MARGIN
 
@@ -21,20 +22,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-def max_in_window(grants: list[tuple[float, float]], width: float = WINDOW) -> float:
-    """The most units granted in any half-open window [a, a + width)."""
-    ordered = sorted(grants)
-    best = total = 0.0
-    start = 0
-    for t, units in ordered:
-        total += units
-        while ordered[start][0] <= t - width:
-            total -= ordered[start][1]
-            start += 1
-        best = max(best, total)
-    return best
 
 
 def test_max_in_window_is_not_vacuous() -> None:

@@ -30,6 +30,7 @@ from holysheep_relay import (
 from holysheep_relay.provider import close_clients
 from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
+from tests.windows import max_in_window
 
 # -- the rate limiter under contention ---------------------------------------------------
 
@@ -54,20 +55,6 @@ class SteppingClock:
     @property
     def last(self) -> float:
         return float(self._local.last)
-
-
-def max_in_window(grants: list[tuple[float, float]], width: float = 60.0) -> float:
-    """The most units granted in any half-open window [a, a + width)."""
-    ordered = sorted(grants)
-    best = total = 0.0
-    start = 0
-    for t, units in ordered:
-        total += units
-        while ordered[start][0] <= t - width:
-            total -= ordered[start][1]
-            start += 1
-        best = max(best, total)
-    return best
 
 
 RPM, TPM = 120, 6_000

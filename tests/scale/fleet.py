@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.emulator import Emulator
 
-__all__ = ["Call", "arrivals", "max_in_window", "run_fleet"]
+__all__ = ["Call", "arrivals", "run_fleet"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,17 +107,3 @@ def arrivals(emulator: Emulator, prefix: str = "") -> dict[str, list[float]]:
         if isinstance(text, str) and text.startswith(prefix):
             seen.setdefault(text, []).append(request.received_at)
     return seen
-
-
-def max_in_window(events: list[tuple[float, float]], width: float = 60.0) -> float:
-    """The most units in any half-open window [a, a + width) of (time, units) events."""
-    ordered = sorted(events)
-    best = total = 0.0
-    start = 0
-    for t, units in ordered:
-        total += units
-        while ordered[start][0] <= t - width:
-            total -= ordered[start][1]
-            start += 1
-        best = max(best, total)
-    return best

@@ -10,7 +10,8 @@ import pytest
 from holysheep_relay import SpendBudget
 from holysheep_relay._requests import input_token_bound
 from tests.emulator import Emulator
-from tests.scale.fleet import arrivals, max_in_window, run_fleet
+from tests.scale.fleet import arrivals, run_fleet
+from tests.windows import max_in_window
 
 WORKERS, CALLS, MAX_TOKENS = 4, 40, 40
 BUDGET = 2.0  # USD; the workers price every token at $0.001

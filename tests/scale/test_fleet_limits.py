@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from tests.emulator import Emulator
-from tests.scale.fleet import arrivals, max_in_window, run_fleet
+from tests.scale.fleet import arrivals, run_fleet
+from tests.windows import max_in_window
 
 pytestmark = pytest.mark.slow
 
