@@ -258,6 +258,8 @@ class CProfile:
 
 def worker_main(args: argparse.Namespace) -> None:
     sizes = Sizes(args.warmup, args.rounds, args.per_round)
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
     relay_url = f"http://127.0.0.1:{args.port}/v1"
     tag = str(os.getpid())
     cells = [
@@ -284,6 +286,20 @@ def _env() -> dict[str, str]:
         env.pop(name, None)
     env["PYTHONHASHSEED"] = "0"
     return env
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Put every thread of process ``pid`` on ``cpus``."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), cpus)
+
+
+def plan_cpus(enabled: bool) -> tuple[int | None, set[int]]:
+    """(the worker's CPU, the servers' CPUs): apart when there are two or more CPUs."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not enabled or len(cpus) < 2 or not os.path.isdir("/proc/self/task"):
+        return None, set()
+    return cpus[0], set(cpus[1:])
 
 
 def run_worker(
@@ -424,7 +440,17 @@ def parent_main(args: argparse.Namespace, argv: list[str]) -> None:
         extra = ["--cprofile", args.cprofile, "--cprofile-out", args.cprofile_out]
     started = time.perf_counter()
     raw: dict[str, Any] = {}
+    client_cpu, server_cpus = plan_cpus(not args.no_pin)
+    if client_cpu is not None:
+        extra += ["--cpu", str(client_cpu)]
+    meta["cpus"] = {"worker": client_cpu, "servers": sorted(server_cpus)}
     with FakeRelay(max_lifetime=3600) as relay, RedisServer() as server:
+        if client_cpu is not None:
+            assert relay.proc is not None
+            assert server.process is not None
+            pin(relay.proc.pid, server_cpus)
+            pin(server.process.pid, server_cpus)
+            _log(f"worker on CPU {client_cpu}, fake relay and redis-server on {server_cpus}")
         if args.mode == "rounds":
             _log(f"one worker, {len(configs) * 2} clients in {sizes.rounds} rotating rounds")
             merge(raw, run_worker(configs, relay.port, server.url, sizes, extra))
@@ -458,12 +484,18 @@ def main(argv: list[str] | None = None) -> None:
         "--cprofile", metavar="CONFIG/CLIENT", help="cProfile one client's measured loops"
     )
     parser.add_argument("--cprofile-out", default="/tmp/limits-cprofile.txt", metavar="PATH")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="do not put the client on one CPU and the relay + redis-server on the others",
+    )
     # worker side (run by the parent)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--per-round", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.configs and not args.worker:
         for config in args.configs.split(","):

@@ -16,6 +16,7 @@ import redis
 
 from holysheep_relay import (
     AsyncRelayClient,
+    ConfigurationError,
     RateLimiter,
     RedisRateLimiter,
     RelayClient,
@@ -222,3 +223,32 @@ def test_redis_url_password_never_shows(fresh_redis_server: RedisServer) -> None
     texts.append(str(info.value))
     assert all("s3cret" not in text for text in texts)
     assert all(f"127.0.0.1:{fresh_redis_server.port}" in text for text in texts)
+
+
+def test_clients_of_users_own_are_accepted(emulator: Emulator, redis_url: str) -> None:
+    """A ``redis.Redis`` or ``redis.asyncio.Redis`` client instead of a URL; the other side
+    is made from the same connection settings, and the client passed in is left open."""
+    import redis.asyncio
+
+    sync_given = redis.Redis.from_url(redis_url)
+    async_given = redis.asyncio.Redis.from_url(redis_url)
+    one = RedisRateLimiter(sync_given, requests_per_minute=2, name="given")
+    other = RedisRateLimiter(async_given, requests_per_minute=2, name="given")
+    with RelayClient(TEST_API_KEY, emulator.base_url, rate_limiter=one) as client:
+        client.chat(model=MODEL, messages=PROMPT)
+
+    async def run() -> float:
+        async with AsyncRelayClient(TEST_API_KEY, emulator.base_url, rate_limiter=other) as c:
+            await c.chat(model=MODEL, messages=PROMPT)
+        reservation = await other.areserve()
+        await async_given.aclose()
+        return reservation.wait
+
+    assert asyncio.run(run()) > 59.0  # both clients counted in one window
+    one.close()
+    assert sync_given.ping()  # not closed by the limiter
+    sync_given.close()
+    with pytest.raises(ConfigurationError, match="must be a redis://"):
+        RedisRateLimiter("localhost:6379", requests_per_minute=1)
+    with pytest.raises(ConfigurationError, match=r"redis\.Redis"):
+        RedisRateLimiter(object(), requests_per_minute=1)
