@@ -7,6 +7,8 @@
 
 Classes are imported lazily (on first attribute access) so that ``import
 langchain_holysheep`` stays cheap; the typed errors are the relay core's own classes.
+Without langchain-core, that first access raises ``ModuleNotFoundError`` saying to
+``pip install 'holysheep-integrations[langchain]'``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from holysheep_relay import __version__
+from holysheep_relay._extras import missing_extra
 
 if TYPE_CHECKING:
     from .callbacks import HolySheepCallbackHandler, get_holysheep_callback
@@ -99,7 +102,20 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'langchain_holysheep' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
+    try:
+        imported = import_module(f".{module}", __name__)
+    except ModuleNotFoundError as exc:
+        clear = missing_extra(
+            exc,
+            integration="langchain_holysheep",
+            module="langchain_core",
+            package="langchain-core",
+            extra="langchain",
+        )
+        if clear is None:
+            raise
+        raise clear from exc
+    value = getattr(imported, name)
     globals()[name] = value
     return value
 

@@ -8,6 +8,9 @@
 The same classes are importable the LlamaIndex way:
 ``from llama_index.llms.holysheep import HolySheep`` and
 ``from llama_index.embeddings.holysheep import HolySheepEmbedding``.
+
+Without llama-index-core, importing this package raises ``ModuleNotFoundError`` saying to
+``pip install 'holysheep-integrations[llama-index]'``.
 """
 
 from holysheep_relay import (
@@ -35,9 +38,22 @@ from holysheep_relay import (
     UsageEvent,
     UsageLedger,
 )
+from holysheep_relay._extras import missing_extra
 
-from .embeddings import DEFAULT_EMBEDDING_MODEL, HolySheepEmbedding
-from .llms import DEFAULT_MODEL, HolySheep
+try:
+    from .embeddings import DEFAULT_EMBEDDING_MODEL, HolySheepEmbedding
+    from .llms import DEFAULT_MODEL, HolySheep
+except ModuleNotFoundError as _exc:
+    _clear = missing_extra(
+        _exc,
+        integration="llama_index_holysheep",
+        module="llama_index.core",
+        package="llama-index-core",
+        extra="llama-index",
+    )
+    if _clear is None:
+        raise
+    raise _clear from _exc
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
