@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._validate import check_messages, check_model, check_range
+from ._validate import check_messages, check_model, check_range, check_tools
 from .errors import InvalidInputError
 
 __all__ = [
@@ -54,6 +54,7 @@ def build_chat_body(
             body["stream_options"] = {"include_usage": True}
     if extra:
         body.update(extra)
+    check_tools(body.get("tools"))  # after extra_body, which may carry them too
     return body
 
 

@@ -7,6 +7,7 @@ the relay itself published. The catalog's figures never refuse (see ``check_inpu
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "check_messages",
     "check_model",
     "check_range",
+    "check_tools",
     "content_chars",
 ]
 
@@ -59,6 +61,84 @@ def check_messages(messages: Any) -> None:
             )
         if role == "tool" and not msg.get("tool_call_id"):
             raise InvalidInputError(f"messages[{i}] is a tool message without tool_call_id")
+
+
+# OpenAI's rule for function names; Anthropic's and Gemini's are the same or looser.
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_TOOL_SHAPE = "{'type': 'function', 'function': {'name': 'get_weather', 'parameters': {...}}}"
+
+
+def check_tools(tools: Any) -> None:
+    """Tool definitions as chat completions takes them: a list of function tools, each with a
+    valid name and, if given, ``parameters`` that are a JSON-schema object.
+
+    ``parameters`` must be a dict whose ``type``, when present, is ``"object"`` (``{}`` and a
+    schema without ``type`` are accepted, as OpenAI does); leaving it out means "no
+    arguments". Only ``"type": "function"`` tools exist in chat completions.
+    """
+    if tools is None:
+        return
+    if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Sequence):
+        raise InvalidInputError(
+            f"tools must be a list of tool definitions like {_TOOL_SHAPE}, "
+            f"got {type(tools).__name__}"
+        )
+    for i, tool in enumerate(tools):
+        _check_tool(i, tool)
+
+
+def _check_tool(i: int, tool: Any) -> None:
+    if not isinstance(tool, Mapping):
+        raise InvalidInputError(
+            f"tools[{i}] must be a dict like {_TOOL_SHAPE}, got {type(tool).__name__}"
+        )
+    if tool.get("type") != "function":
+        got = "no 'type'" if "type" not in tool else f"type {tool['type']!r}"
+        raise InvalidInputError(
+            f"tools[{i}] has {got}; chat completions only takes function tools: write it as "
+            f"{_TOOL_SHAPE}"
+        )
+    function = tool.get("function")
+    if not isinstance(function, Mapping):
+        raise InvalidInputError(
+            f"tools[{i}] has no 'function' dict; put the name, description and parameters "
+            f"inside it: {_TOOL_SHAPE}"
+        )
+    name = function.get("name")
+    if name is None or name == "":
+        raise InvalidInputError(
+            f"tools[{i}] has no function name; give it one, e.g. function.name='get_weather' "
+            "(the model calls tools by name)"
+        )
+    if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+        raise InvalidInputError(
+            f"tools[{i}] has function name {shown}; names must be 1-64 letters, digits, '_' "
+            "or '-' (no spaces, dots or other characters), e.g. 'get_weather'"
+        )
+    description = function.get("description")
+    if description is not None and not isinstance(description, str):
+        raise InvalidInputError(
+            f"tools[{i}] ({name}) has a {type(description).__name__} description; use a string"
+        )
+    _check_parameters(i, name, function.get("parameters"))
+
+
+def _check_parameters(i: int, name: str, parameters: Any) -> None:
+    if parameters is None:
+        return
+    if not isinstance(parameters, Mapping):
+        raise InvalidInputError(
+            f"tools[{i}] ({name}) has parameters of type {type(parameters).__name__}; they must "
+            "be a JSON schema dict like {'type': 'object', 'properties': {...}}"
+        )
+    kind = parameters.get("type", "object")
+    if kind != "object":
+        raise InvalidInputError(
+            f"tools[{i}] ({name}) has parameters of JSON-schema type {kind!r}; a tool's "
+            "arguments are an object: wrap them as {'type': 'object', 'properties': "
+            "{'value': <your schema>}, 'required': ['value']}"
+        )
 
 
 def check_model(model: Any) -> None:

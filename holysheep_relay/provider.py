@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from typing_extensions import Unpack
 
 from . import served
+from ._validate import check_tools
 from .accumulate import StreamResult
 from .client import AsyncRelayClient, RelayClient
 from .config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, normalize_base_url, resolve_api_key
@@ -54,6 +55,7 @@ __all__ = [
     "UsageCallback",
     "UsageReporter",
     "aclose_clients",
+    "check_tools",
     "close_clients",
     "normalize_base_url",
     "published_model_info",

@@ -19,6 +19,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
 from holysheep_relay import ChatCompletion, StreamResult, get_model_spec
+from holysheep_relay.provider import check_tools
 
 from ._convert import message_to_dict, messages_to_dicts, tool_choice_param
 from ._responses import StreamConverter, chat_result
@@ -291,8 +292,9 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
         ``True`` (= required) or an OpenAI tool-choice dict.
         """
         formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        check_tools(formatted)  # a nameless or misnamed tool fails here, not at invoke
         if tool_choice is not None and tool_choice is not False:
-            names = [t["function"]["name"] for t in formatted if "function" in t]
+            names = [t["function"]["name"] for t in formatted]
             kwargs["tool_choice"] = tool_choice_param(tool_choice, names)
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls

@@ -24,6 +24,7 @@ from llama_index.core.base.llms.types import (
 )
 
 from holysheep_relay import InvalidInputError
+from holysheep_relay.provider import check_tools
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -182,13 +183,20 @@ def to_wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
 def to_wire_tools(tools: Sequence[BaseTool], *, strict: bool) -> list[dict[str, Any]]:
     """OpenAI tool specs for LlamaIndex tools (``strict`` adds the strict-schema flags)."""
     specs = []
-    for tool in tools:
+    for i, tool in enumerate(tools):
+        if not tool.metadata.name:
+            raise InvalidInputError(
+                f"tools[{i}] ({type(tool).__name__}) has no name; the model calls tools by "
+                "name: give it one, e.g. FunctionTool.from_defaults(fn, name='get_weather') "
+                "or ToolMetadata(name='get_weather', description=...)"
+            )
         spec = tool.metadata.to_openai_tool(skip_length_check=True)
         if strict:
             function = spec["function"]
             function["strict"] = True
             function["parameters"] = {**function["parameters"], "additionalProperties": False}
         specs.append(spec)
+    check_tools(specs)  # e.g. a name longer than 64 characters
     return specs
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field
 
-from langchain_holysheep import ChatHolySheep
+from langchain_holysheep import ChatHolySheep, InvalidInputError
 from tests.emulator import Emulator
 from tests.langchain.helpers import call, chunks_of, last_body
 
@@ -25,6 +27,12 @@ def get_weather(city: str, days: int) -> str:
 @tool
 def get_time(city: str) -> str:
     """Local time in a city."""
+    return f"Noon in {city}"
+
+
+@tool("world clock")
+def world_clock(city: str) -> str:
+    """Local time anywhere (a name with a space: no relay accepts it)."""
     return f"Noon in {city}"
 
 
@@ -253,3 +261,56 @@ def test_reasoning_goes_back_in_deepseek_tool_loops(
     call(mode, llm, history)
     assistant = last_body(emulator)["messages"][1]
     assert ("reasoning_content" in assistant) is sent
+
+
+@pytest.mark.parametrize(
+    ("tools", "says"),
+    [
+        # a dict in OpenAI form with no name: used to be sent as it was (and tool_choice's
+        # name lookup skipped or tripped over it)
+        ([{"type": "function", "function": {"description": "x"}}], "tools[0] has no function"),
+        ([get_time, world_clock], "tools[1] has function name"),
+        (
+            [{"type": "function", "function": {"name": "c", "parameters": {"type": "array"}}}],
+            "type 'array'",
+        ),
+        ([{"type": "web_search"}], "only takes function tools"),
+    ],
+)
+def test_bind_tools_refuses_an_invalid_tool_before_sending(
+    emulator: Emulator, make_llm: Callable[..., ChatHolySheep], tools: list[Any], says: str
+) -> None:
+    llm = make_llm()
+    with pytest.raises(InvalidInputError, match=re.escape(says)) as caught:
+        llm.bind_tools(tools, tool_choice="any")
+    assert caught.value.status_code is None
+    per_call = [convert_to_openai_tool(t) for t in tools]
+    with pytest.raises(InvalidInputError, match=re.escape(says)):  # and unbound, per call
+        llm.invoke("what time is it?", tools=per_call)
+    assert emulator.requests == []
+
+
+def test_tools_langchain_builds_are_valid_and_pass(
+    emulator: Emulator, make_llm: Callable[..., ChatHolySheep]
+) -> None:
+    class Nested(BaseModel):
+        """A model with a nested one."""
+
+        lookup: Lookup
+        tags: list[str] = []
+
+    @tool("get-stock_price2")
+    def stock(symbol: str) -> str:
+        """Price of a stock."""
+        return symbol
+
+    llm = make_llm().bind_tools([get_weather, Lookup, Nested, stock], tool_choice="Nested")
+    llm.invoke("nested lookup please")
+    body = last_body(emulator)
+    assert [t["function"]["name"] for t in body["tools"]] == [
+        "get_weather",
+        "Lookup",
+        "Nested",
+        "get-stock_price2",
+    ]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "Nested"}}

@@ -5,10 +5,13 @@ Every scenario runs through chat and stream_chat, sync and async (``MODES``).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from llama_index.core.base.llms.types import TextBlock, ThinkingBlock, ToolCallBlock
-from llama_index.core.tools import FunctionTool
+from llama_index.core.tools import FunctionTool, ToolMetadata
 
+from holysheep_relay import InvalidInputError
 from tests.emulator import Emulator, completion_tokens, count_prompt_tokens
 from tests.llama_index.conftest import MODES, USER, make_llm, run, user
 
@@ -257,3 +260,43 @@ async def test_llama_index_rate_limiters_still_apply(emulator: Emulator) -> None
     for mode in MODES:
         await run(llm, mode, user())
     assert limiter.acquired == 4
+
+
+def _clock(city: str) -> str:
+    """Local time in a city."""
+    return f"Noon in {city}"
+
+
+@pytest.mark.parametrize(
+    ("tool", "says"),
+    [
+        # a ToolMetadata without a name: LlamaIndex would send "name": null
+        (
+            FunctionTool(_clock, ToolMetadata(description="Local time.", name=None)),
+            "tools[1] (FunctionTool) has no name",
+        ),
+        (FunctionTool.from_defaults(_clock, name="c" * 65), "tools[1] has function name"),
+    ],
+)
+async def test_invalid_tools_are_refused_before_sending(
+    emulator: Emulator, tool: FunctionTool, says: str
+) -> None:
+    llm = make_llm(emulator)
+    with pytest.raises(InvalidInputError, match=re.escape(says)) as caught:
+        llm.chat_with_tools([ADD, tool], user_msg="what time is it in Rome?")
+    assert caught.value.status_code is None
+    with pytest.raises(InvalidInputError, match=re.escape(says)):
+        await llm.astream_chat_with_tools([ADD, tool], user_msg="what time is it in Rome?")
+    assert emulator.requests == []
+
+
+async def test_llama_index_tool_names_it_sanitises_still_pass(emulator: Emulator) -> None:
+    """LlamaIndex itself turns 'world clock' into 'world_clock': that tool is sent."""
+    llm = make_llm(emulator)
+    tool = FunctionTool.from_defaults(_clock, name="world clock")
+    response = llm.chat_with_tools([ADD, tool], user_msg="world_clock for Rome", tool_required=True)
+    assert [t["function"]["name"] for t in _last_chat_body(emulator)["tools"]] == [
+        "add",
+        "world_clock",
+    ]
+    assert llm.get_tool_calls_from_response(response)[0].tool_name == "world_clock"

@@ -87,6 +87,53 @@ CASES = [
 ]
 PUBLISHED_LIMIT = {"gpt-4.1": {"max_input_tokens": 1_000}}
 
+OBJECT = {"type": "object", "properties": {"tz": {"type": "string"}}}
+
+
+def _tool(**function: Any) -> dict[str, Any]:
+    return {"type": "function", "function": {"description": "the time", **function}}
+
+
+# Tool definitions as given to chat(tools=...) / invoke(tools=...): checked by the core.
+CASES += [
+    Bad(
+        "tool-without-name",
+        kwargs={"tools": [_tool(parameters=OBJECT)]},
+        says="tools[0] has no function name",
+    ),
+    Bad(
+        "tool-name-with-a-space",
+        kwargs={"tools": [_tool(name="clock", parameters=OBJECT), _tool(name="world clock")]},
+        says="tools[1] has function name 'world clock'; names must be 1-64 letters",
+    ),
+    Bad(
+        "tool-name-of-65-characters",
+        kwargs={"tools": [_tool(name="c" * 65)]},
+        says="names must be 1-64 letters",
+    ),
+    Bad(
+        "tool-parameters-not-an-object-schema",
+        kwargs={"tools": [_tool(name="clock", parameters={"type": "string"})]},
+        says="tools[0] (clock) has parameters of JSON-schema type 'string'",
+    ),
+    Bad(
+        "tool-parameters-not-a-dict",
+        kwargs={"tools": [_tool(name="clock", parameters='{"type": "object"}')]},
+        says="tools[0] (clock) has parameters of type str",
+    ),
+    Bad(
+        "tool-of-another-type",
+        kwargs={"tools": [{"type": "retrieval", "function": {"name": "clock"}}]},
+        says="tools[0] has type 'retrieval'; chat completions only takes function tools",
+    ),
+    Bad(
+        "tool-flat-without-function",
+        kwargs={"tools": [{"type": "function", "name": "clock", "parameters": OBJECT}]},
+        says="tools[0] has no 'function' dict",
+    ),
+    Bad("tools-not-a-list", kwargs={"tools": _tool(name="clock")}, says="tools must be a list"),
+]
+
 
 # -- one call, described as wire-style dicts, made through each framework ---------------
 
