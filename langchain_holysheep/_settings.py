@@ -13,6 +13,7 @@ from typing_extensions import Self
 from holysheep_relay import (
     AsyncRelayClient,
     ChatCompletion,
+    ConfigurationError,
     EmbeddingResult,
     Limiter,
     ModelInfo,
@@ -35,10 +36,25 @@ from holysheep_relay.provider import (
     resolve_api_key,
 )
 
-__all__ = ["RelaySettings"]
+__all__ = ["RelaySettings", "require_model"]
 
 UsageCallback = Callable[[UsageEvent], Any]
 Priced = ChatCompletion | StreamResult | EmbeddingResult
+
+
+def require_model(owner: str, kwargs: Mapping[str, Any], example: str) -> None:
+    """``ConfigurationError`` naming ``model=`` (not pydantic's "model_name: Field required")
+    when the constructor's ``kwargs`` give no usable model id."""
+    model = kwargs.get("model", kwargs.get("model_name"))
+    if model is None:
+        raise ConfigurationError(
+            f"{owner} needs model=..., e.g. model={example!r} (any id the relay serves; "
+            "`holysheep models` lists them)"
+        )
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigurationError(
+            f"{owner} needs a non-empty model id, e.g. model={example!r}; got {model!r}"
+        )
 
 
 class RelaySettings(BaseModel):

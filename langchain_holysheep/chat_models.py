@@ -23,7 +23,7 @@ from holysheep_relay.provider import check_tools
 
 from ._convert import message_to_dict, messages_to_dicts, tool_choice_param
 from ._responses import StreamConverter, chat_result
-from ._settings import RelaySettings
+from ._settings import RelaySettings, require_model
 from ._structured import Method, response_format, structured_runnable
 from .errors import langchain_errors
 
@@ -93,6 +93,7 @@ class ChatHolySheep(RelaySettings, BaseChatModel):
     DeepSeek reasoning models, which require it inside a tool loop."""
 
     def __init__(self, **kwargs: Any) -> None:
+        require_model("ChatHolySheep", kwargs, "gpt-4.1")
         super().__init__(**kwargs)
         self._init_relay()
 

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from holysheep_relay import EmbeddingResult, InvalidInputError
 
-from ._settings import RelaySettings
+from ._settings import RelaySettings, require_model
 from .errors import langchain_errors
 
 __all__ = ["HolySheepEmbeddings"]
@@ -56,6 +56,7 @@ class HolySheepEmbeddings(RelaySettings, Embeddings):
     """Extra request-body parameters."""
 
     def __init__(self, **kwargs: Any) -> None:
+        require_model("HolySheepEmbeddings", kwargs, "text-embedding-3-small")
         super().__init__(**kwargs)
         self._init_relay()
 

@@ -82,9 +82,12 @@ class HolySheepEmbedding(RelayConnection, BaseEmbedding):
         pricing: Pricing | Mapping[str, PriceLike] | None = None,
         **kwargs: Any,
     ) -> None:
-        name = model_name or model or DEFAULT_EMBEDDING_MODEL
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigurationError("model_name must be a non-empty embedding model id")
+        name = next((m for m in (model_name, model) if m is not None), DEFAULT_EMBEDDING_MODEL)
+        if not isinstance(name, str) or not name.strip():  # an explicit "" is not the default
+            raise ConfigurationError(
+                "HolySheepEmbedding needs a non-empty model id, e.g. "
+                f"model={DEFAULT_EMBEDDING_MODEL!r} (model_name= works too); got {name!r}"
+            )
         url = api_base or base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         relay_limiter = rate_limiter if isinstance(rate_limiter, Limiter) else None
         fields: dict[str, Any] = {

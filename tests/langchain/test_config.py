@@ -31,6 +31,29 @@ def test_missing_key_is_a_configuration_error(no_relay_env: None, cls: type) -> 
 
 
 @pytest.mark.parametrize(
+    ("cls", "example"),
+    [(ChatHolySheep, "gpt-4.1"), (HolySheepEmbeddings, "text-embedding-3-small")],
+)
+@pytest.mark.parametrize(
+    ("kw", "says"),
+    [
+        ({}, "needs model=..., e.g. model='{example}'"),
+        ({"model": ""}, "needs a non-empty model id, e.g. model='{example}'; got ''"),
+        ({"model_name": "  "}, "needs a non-empty model id"),
+        ({"model": None}, "needs model=..."),
+    ],
+)
+def test_a_missing_model_names_model_not_model_name(
+    cls: type, example: str, kw: dict[str, object], says: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        cls(api_key=KEY, **kw)
+    assert str(caught.value).startswith(f"{cls.__name__} {says.format(example=example)}")
+    assert "model_name" not in str(caught.value)
+    assert cls(api_key=KEY, model_name=example).model == example  # the alias still works
+
+
+@pytest.mark.parametrize(
     ("kw", "match"),
     [
         ({"base_url": "ftp://relay"}, "not an http"),

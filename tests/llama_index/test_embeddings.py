@@ -6,7 +6,12 @@ import math
 
 import pytest
 
-from holysheep_relay import AuthenticationError, InvalidInputError, RateLimitError
+from holysheep_relay import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidInputError,
+    RateLimitError,
+)
 from llama_index_holysheep import HolySheepEmbedding
 from tests.emulator import DEFAULT_DIMENSIONS, Emulator, embed_text
 from tests.emulator_fixtures import TEST_API_KEY
@@ -92,3 +97,11 @@ def test_key_is_not_serialised(emulator: Emulator) -> None:
         assert SECRET_KEY not in text
     assert "api_key" not in embed.to_dict()
     assert SECRET_KEY not in str(embed.to_payload())
+
+
+@pytest.mark.parametrize("kw", [{"model": ""}, {"model_name": " "}, {"model": 5}])
+def test_an_empty_model_is_refused_naming_model(kw: dict[str, object]) -> None:
+    """An explicit empty id is a mistake (an unset env var), not a request for the default."""
+    with pytest.raises(ConfigurationError, match=r"needs a non-empty model id, e\.g\. model="):
+        HolySheepEmbedding(api_key=TEST_API_KEY, **kw)
+    assert HolySheepEmbedding(api_key=TEST_API_KEY).model_name == "text-embedding-3-small"
