@@ -137,7 +137,7 @@ def send(
             except httpx.TransportError as exc:
                 cause, error = exc, map_transport_error(exc, base_url, "send")
             else:
-                error = state.error_for(response, content, model)
+                error = state.error_for(response, content, model, request.url)
         delay = state.retry_policy.decide(attempt, error, cause, deadline)
         if delay is None:
             raise error from cause

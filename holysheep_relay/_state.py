@@ -146,7 +146,10 @@ class ClientState:
 
     # -- reply interpretation ------------------------------------------------------------
 
-    def error_for(self, response: httpx.Response, content: bytes, model: str | None) -> RelayError:
+    def error_for(
+        self, response: httpx.Response, content: bytes, model: str | None, url: str | None = None
+    ) -> RelayError:
+        """The typed error for an error reply to a request for ``url``."""
         request_id = request_id_of(response.headers)
         if 300 <= response.status_code < 400:
             location = response.headers.get("location", "?")
@@ -163,6 +166,7 @@ class ClientState:
             retry_after=parse_retry_after(response.headers),
             model=model,
             known_models=[*served.model_ids(self.config.base_url), *known_model_ids()],
+            url=None if url is None else str(httpx.URL(url).copy_with(userinfo=b"")),
         )
 
     # -- usage --------------------------------------------------------------------------

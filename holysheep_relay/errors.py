@@ -340,6 +340,14 @@ _MODEL_NOT_FOUND = re.compile(
 )
 
 
+def _wrong_path_hint(url: str | None) -> str:
+    where = f"the relay has no {url}" if url else "the relay has no such path"
+    return (
+        f"{where}: check base_url / HOLYSHEEP_BASE_URL, which usually ends in /v1, "
+        "e.g. https://api.holysheep.ai/v1"
+    )
+
+
 def _status_from_code(code: str | None) -> int | None:
     """An error ``code`` that is an HTTP status ("429", 429) as an int, else None."""
     if code is not None and len(code) == 3 and code.isdigit() and code[0] in "12345":
@@ -387,8 +395,13 @@ def error_from_body(
     known_models: Iterable[str] = (),
     raw_text: str = "",
     partial_text: str = "",
+    url: str | None = None,
 ) -> RelayError:
     """Map a status code and a (parsed) error body to the most specific error.
+
+    A 404 that names no model is a path the relay does not have: a ``BadRequestError``
+    saying to check the base URL, with ``url`` (the address requested, without the key) in
+    its message.
 
     ``status_code`` None means an error frame inside a 200 stream: the frame is classified
     by the status its ``code`` names ("429"), else its ``type`` (``throttling_error``,
@@ -403,10 +416,9 @@ def error_from_body(
     if status is None:
         status = named_status(code, etype, message)
     cls = _classify(status, code, lowered)
-    if cls is ModelNotFoundError and not _MODEL_NOT_FOUND.search(lowered):
+    wrong_path = cls is ModelNotFoundError and not _MODEL_NOT_FOUND.search(lowered)
+    if wrong_path:
         cls = BadRequestError  # a 404 on a path, not a model: the base URL is wrong
-        if not message:
-            message = "the relay answered 404: check HOLYSHEEP_BASE_URL (expected .../v1)"
     if not message:
         snippet = raw_text.strip()[:200]
         if snippet.startswith("<"):  # an HTML error page from a proxy: keep only its title
@@ -414,6 +426,8 @@ def error_from_body(
             snippet = title.group(1).strip() if title else "HTML error page"
         message = f"relay returned HTTP {status_code}" + (f": {snippet}" if snippet else "")
     hint = _HINTS.get(cls)
+    if wrong_path and status_code == 404:  # an HTTP reply, not a frame inside a stream
+        hint = _wrong_path_hint(url)
     if hint:
         message = f"{message} ({hint})"
     kwargs: dict[str, Any] = {
@@ -440,8 +454,10 @@ def error_from_response(
     retry_after: float | None = None,
     model: str | None = None,
     known_models: Iterable[str] = (),
+    url: str | None = None,
 ) -> RelayError:
-    """Map an HTTP error reply (status and raw body bytes, JSON or not) to a typed error."""
+    """Map an HTTP error reply (status and raw body bytes, JSON or not) to a typed error;
+    ``url`` is the address that was requested (named in a wrong-path 404's message)."""
     text = content.decode("utf-8", "replace")
     try:
         body: Any = json.loads(text) if text.strip() else None
@@ -455,4 +471,5 @@ def error_from_response(
         model=model,
         known_models=known_models,
         raw_text=text,
+        url=url,
     )
