@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "RelayConfig",
     "Timeouts",
+    "key_problem",
     "normalize_base_url",
     "resolve_api_key",
 ]
@@ -95,6 +96,39 @@ def _first_sight(key: str) -> bool:
     return True
 
 
+_QUOTES = "\"'`\u2018\u2019\u201c\u201d"  # straight, back and typographic quotes
+
+
+def key_problem(key: str) -> str | None:
+    """What is wrong with a (stripped) key pasted with an obvious mistake, else None.
+
+    Surrounding whitespace is not a mistake: callers strip it first (the trailing newline
+    of ``$(cat keyfile)`` or of a ``.env`` line is harmless). The key is never quoted in
+    the answer.
+    """
+    if not key:
+        return None  # missing, not malformed: the callers say how to set it
+    if key[:7].lower() == "bearer ":
+        return "starts with 'Bearer ': leave it out, the client adds 'Bearer ' itself"
+    if key[0] in _QUOTES and key[-1] in _QUOTES:
+        return (
+            "is wrapped in quotes, which became part of the value (e.g. "
+            f"{API_KEY_ENV}='\"hs_...\"', or quotes kept by a .env or Docker env file): "
+            "remove them"
+        )
+    if any(ch in _QUOTES for ch in key):
+        return "contains a quote character: remove it"
+    if "\n" in key or "\r" in key:
+        return "has a line break inside it (two lines pasted as one?): keep only the key"
+    if any(ch.isspace() for ch in key):
+        return "has a space or tab inside it: copy the key again, as one unbroken string"
+    if not key.isprintable():
+        return "contains control characters (a pasted escape sequence?): copy the key again"
+    if not key.isascii():
+        return "contains non-ASCII characters (an ellipsis or a typographic dash?): copy it again"
+    return None
+
+
 def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr:
     """Take the key given, else ``HOLYSHEEP_API_KEY``; fail clearly if neither is usable."""
     if isinstance(api_key, SecretStr):
@@ -109,10 +143,11 @@ def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr:
             f"No HolySheep API key: pass api_key=... or set the {API_KEY_ENV} environment "
             "variable (keys look like hs_... or sk-...)."
         )
-    if any(ch.isspace() or ch in "\"'" for ch in value) or not value.isprintable():
+    problem = key_problem(value)
+    if problem:
         raise ConfigurationError(
-            f"The HolySheep API key contains whitespace, quotes or control characters; check "
-            f"{API_KEY_ENV} for a stray quote, newline or 'Bearer ' prefix."
+            f"The HolySheep API key {problem}. Fix it where it is set ({API_KEY_ENV} or "
+            "api_key=...): a key is one unbroken string like hs_..., nothing around it."
         )
     register_secret(value)
     if len(value) < 20 and _first_sight(value):

@@ -62,16 +62,38 @@ def test_key_and_base_url_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "says"),
     [
-        "hs_fake def0123456789012345",
-        "Bearer hs_fake_0123456789012345678",
-        "hs_fake_0123456789\n0123456789",
+        ("hs_fake def0123456789012345", "has a space or tab inside it"),
+        ("Bearer hs_fake_0123456789012345678", "starts with 'Bearer ': leave it out"),
+        ("bearer hs_fake_0123456789012345678", "starts with 'Bearer '"),
+        ("hs_fake_0123456789\n0123456789", "has a line break inside it"),
+        ("hs_fake_0123456789\r\n0123456789", "has a line break inside it"),
+        ('"hs_fake_0123456789012345678"', "is wrapped in quotes"),
+        ("\u201chs_fake_0123456789012345678\u201d", "is wrapped in quotes"),
+        ("hs_fake_0123456789'012345678", "contains a quote character"),
+        ("hs_fake_0123456789\x1b[0m", "contains control characters"),
+        ("hs_fake_0123456789\u2014012345678", "contains non-ASCII characters"),
     ],
 )
-def test_key_with_whitespace_is_rejected_before_any_call(bad: str) -> None:
-    with pytest.raises(ConfigurationError, match="whitespace"):
+def test_a_pasted_key_is_rejected_before_any_call_saying_which_mistake(bad: str, says: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
         RelayClient(api_key=bad)
+    assert str(caught.value).startswith(f"The HolySheep API key {says}")
+    assert "HOLYSHEEP_API_KEY" in str(caught.value)
+    assert "0123456789" not in str(caught.value)  # never the key, not even part of it
+
+
+@pytest.mark.parametrize("padded", [KEY + "\n", KEY + "\r\n", f"  {KEY}\t\n", "\n" + KEY])
+def test_whitespace_around_the_key_is_stripped_and_accepted(
+    padded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trailing newline from ``$(cat keyfile)`` or a .env line is common and harmless; a
+    line break *inside* the key (above) is a paste mistake."""
+    monkeypatch.setenv("HOLYSHEEP_API_KEY", padded)
+    with RelayClient() as client:
+        assert client.config.api_key.get_secret_value() == KEY
+    assert RelayConfig.from_args(api_key=padded).headers()["Authorization"] == f"Bearer {KEY}"
 
 
 def test_short_key_warns(caplog: pytest.LogCaptureFixture) -> None:
