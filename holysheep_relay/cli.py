@@ -2,7 +2,9 @@
 print the usage totals that workers share in Redis.
 
 Built on the standard library's argparse (no extra dependency); every subcommand has
-``--help``. Exit codes: 0 success, 1 the relay or the call failed, 2 bad usage/config.
+``--help``. Exit codes: 0 success, 1 the relay or the call failed, 2 bad usage or
+configuration (a missing or malformed key, a bad base URL, an empty prompt), found
+before anything is sent.
 
     holysheep check
     holysheep models
@@ -18,16 +20,17 @@ import datetime as dt
 import json
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TextIO
+from typing import Any, TextIO
 
 from ._redis import RedisStore
 from ._version import __version__
 from .catalog import get_model_spec
 from .client import RelayClient
-from .config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, normalize_base_url
+from .config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, key_problem, normalize_base_url
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -45,6 +48,27 @@ from .wire import ModelInfo, Usage
 __all__ = ["main"]
 
 DEFAULT_CHAT_MODEL = "gpt-4.1"
+
+# Exit codes (the README's "The holysheep command" lists them too).
+FAILED = 1  # the relay or the call failed
+USAGE = 2  # bad usage or configuration, found before sending (argparse uses 2 as well)
+
+_ENV_HELP = f"""environment:
+  {API_KEY_ENV}   your relay key (required): export {API_KEY_ENV}=hs_...
+  {BASE_URL_ENV}  the relay's base URL, default {DEFAULT_BASE_URL}
+                      (--base-url wins over it)
+"""
+_EXIT_HELP = "exit codes: 0 success, 1 the relay or the call failed, 2 bad usage or configuration"
+
+
+def _described(description: str, *, env: bool) -> dict[str, Any]:
+    """add_parser() arguments for a subcommand's --help: its description and an epilog
+    naming the environment variables it reads (``env``) and the exit codes."""
+    return {
+        "description": textwrap.fill(description, 79),
+        "epilog": f"{_ENV_HELP}\n{_EXIT_HELP}" if env else _EXIT_HELP,
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
 
 
 def _client(args: argparse.Namespace) -> RelayClient:
@@ -77,14 +101,20 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"FAIL key: {API_KEY_ENV} is not set. Get a key from HolySheep and run\n"
             f"     export {API_KEY_ENV}=hs_...\n"
         )
-        return 1
+        return USAGE
+    problem = key_problem(key.strip())
+    if problem:  # what the client would refuse anyway: say which mistake, never the key
+        out.write(f"FAIL key: {API_KEY_ENV} {problem}.\n")
+        return USAGE
+    if key != key.strip():
+        out.write("note key: surrounding whitespace (e.g. a trailing newline) is ignored\n")
     shape = "looks fine" if len(key.strip()) >= 20 else "is shorter than usual (20+ chars)"
     out.write(f"ok   key: set ({len(key.strip())} characters, {shape})\n")
     try:
         url = normalize_base_url(raw_url)
     except ConfigurationError as exc:
         out.write(f"FAIL base URL: {exc}\n")
-        return 1
+        return USAGE
     if url != raw_url.strip().rstrip("/"):
         out.write(f"note base URL: {raw_url!r} normalised to {url!r}; set {BASE_URL_ENV}={url}\n")
     out.write(f"ok   base URL: {url}\n")
@@ -92,7 +122,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         client = _client(args)
     except ConfigurationError as exc:
         out.write(f"FAIL config: {exc}\n")
-        return 1
+        return USAGE
     with client:
         started = time.perf_counter()
         try:
@@ -112,14 +142,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except RelayConnectionError:
             out.write(f"FAIL network: cannot reach {url} (DNS, proxy or firewall?).\n")
             return 1
-        except RelayError as exc:
-            hint = ""
-            if exc.status_code == 404:
-                hint = (
-                    " The base URL is probably wrong: it should end in /v1 "
-                    f"(e.g. {DEFAULT_BASE_URL})."
-                )
-            out.write(f"FAIL relay: {exc}.{hint}\n")
+        except RelayError as exc:  # a wrong path's 404 names the URL and says what to check
+            out.write(f"FAIL relay: {exc}\n")
             return 1
         latency = (time.perf_counter() - started) * 1000
     out.write(f"ok   /models: {len(models)} models, round trip {latency:.0f} ms\n")
@@ -256,6 +280,14 @@ def _day(text: str) -> str:
         raise argparse.ArgumentTypeError("must be a date, YYYY-MM-DD") from None
 
 
+def _prompt(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            'the prompt is empty; say what to send, e.g. holysheep chat "Say hi"'
+        )
+    return text
+
+
 def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -265,7 +297,10 @@ def _non_negative(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="holysheep", description="Talk to the HolySheep AI relay from the terminal."
+        prog="holysheep",
+        description="Talk to the HolySheep AI relay from the terminal.",
+        epilog=f"{_ENV_HELP}\n{_EXIT_HELP}\n\nEvery command has its own --help.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
@@ -274,15 +309,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("check", parents=[common], help="diagnose key, base URL and connectivity")
+    p = sub.add_parser(
+        "check",
+        parents=[common],
+        help="diagnose key, base URL and connectivity",
+        **_described(
+            "Check the key (set? pasted with quotes, spaces or 'Bearer '?), the base URL, "
+            "and that the relay's /models answers; prints the round trip.",
+            env=True,
+        ),
+    )
     p.set_defaults(func=cmd_check)
     p = sub.add_parser(
-        "models", parents=[common], help="list the relay's models with limits and prices"
+        "models",
+        parents=[common],
+        help="list the relay's models with limits and prices",
+        **_described(
+            "List the models the relay serves, with context window, output limit, "
+            "capabilities and estimated USD per million tokens (limits the relay publishes "
+            "win over the shipped catalog).",
+            env=True,
+        ),
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_models)
-    p = sub.add_parser("chat", parents=[common], help="send one prompt; usage and cost on stderr")
-    p.add_argument("prompt")
+    p = sub.add_parser(
+        "chat",
+        parents=[common],
+        help="send one prompt; usage and cost on stderr",
+        **_described(
+            "Send one prompt and print the answer on stdout (as it arrives with --stream); "
+            "tokens, estimated cost and latency go to stderr.",
+            env=True,
+        ),
+    )
+    p.add_argument("prompt", type=_prompt, help="what to ask (not empty)")
     p.add_argument(
         "--model", "-m", default=DEFAULT_CHAT_MODEL, help=f"default {DEFAULT_CHAT_MODEL}"
     )
@@ -291,7 +352,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, default=None)
     p.add_argument("--temperature", type=float, default=None)
     p.set_defaults(func=cmd_chat)
-    p = sub.add_parser("cost", help="estimate the USD cost of a call from the pricing table")
+    p = sub.add_parser(
+        "cost",
+        help="estimate the USD cost of a call from the pricing table",
+        **_described(
+            "Estimate the USD cost of a call from the shipped pricing table (offline: no "
+            "key, no request). Prices are estimates.",
+            env=False,
+        ),
+    )
     p.add_argument("--model", "-m", required=True)
     p.add_argument("--input-tokens", type=_non_negative, required=True)
     p.add_argument("--output-tokens", type=_non_negative, required=True)
@@ -300,7 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "usage",
         help="print the usage totals that workers share in Redis (holysheep usage --redis URL)",
-        description="Print the totals of a RedisUsageLedger: requests, tokens and USD per model.",
+        **_described(
+            "Print the totals of a RedisUsageLedger (the usage that workers sharing one "
+            "Redis recorded): requests, tokens and USD per model.",
+            env=False,
+        ),
     )
     p.add_argument("--redis", required=True, metavar="URL", help="redis://[:password@]host:port/db")
     p.add_argument("--name", default="default", help="the ledger's name (default: default)")
@@ -316,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args, sys.stdout, sys.stderr)
     except ConfigurationError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return 2
+        return USAGE
     except ModelNotFoundError as exc:
         sys.stderr.write(f"error: {exc}\nRun `holysheep models` to see what the relay serves.\n")
         return 1

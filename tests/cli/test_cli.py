@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,8 +47,58 @@ def test_check_missing_key(
 ) -> None:
     monkeypatch.delenv("HOLYSHEEP_API_KEY", raising=False)
     code, out, _ = run(capsys, "check")
-    assert code == 1
+    assert code == 2  # a configuration error, as the README says
     assert "HOLYSHEEP_API_KEY is not set" in out
+
+
+@pytest.mark.parametrize(
+    ("pasted", "says"),
+    [
+        ('"{key}"', "is wrapped in quotes, which became part of the value"),
+        ("'{key}'", "is wrapped in quotes"),
+        ("Bearer {key}", "starts with 'Bearer ': leave it out"),
+        ("{key}\nhs_second_line_0123456789", "has a line break inside it"),
+        ("hs_fake {key}", "has a space or tab inside it"),
+        ("{key}\tx", "has a space or tab inside it"),
+        ("{key}\u2026", "contains non-ASCII characters"),
+    ],
+)
+def test_check_reports_a_pasted_key_as_a_configuration_error(
+    env: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    pasted: str,
+    says: str,
+) -> None:
+    monkeypatch.setenv("HOLYSHEEP_API_KEY", pasted.replace("{key}", KEY))
+    code, out, err = run(capsys, "check")
+    assert code == 2
+    assert out.startswith(f"FAIL key: HOLYSHEEP_API_KEY {says}")
+    assert "looks fine" not in out
+    assert KEY not in out + err
+    assert env.requests == []  # found before anything was sent
+
+
+def test_check_accepts_a_key_with_a_trailing_newline(
+    env: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As ``export HOLYSHEEP_API_KEY="$(cat keyfile)"`` or a .env line leaves it: harmless."""
+    monkeypatch.setenv("HOLYSHEEP_API_KEY", KEY + "\n")
+    code, out, _ = run(capsys, "check")
+    assert code == 0
+    assert "note key: surrounding whitespace" in out
+    assert env.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize("url", ["ftp://relay.example.com/v1", "relay.example.com/v1"])
+def test_check_bad_base_url_is_a_configuration_error(
+    env: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    monkeypatch.setenv("HOLYSHEEP_BASE_URL", url)
+    code, out, _ = run(capsys, "check")
+    assert code == 2
+    assert "FAIL base URL:" in out
+    assert "not an http(s) URL" in out
 
 
 def test_check_rejected_key(env: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,10 +121,12 @@ def test_check_doubled_v1_is_diagnosed_and_normalised(
 def test_check_wrong_path_gets_a_base_url_hint(
     env: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("HOLYSHEEP_BASE_URL", env.base_url.replace("/v1", "/api/v9"))
+    wrong = env.base_url.replace("/v1", "/api/v9")
+    monkeypatch.setenv("HOLYSHEEP_BASE_URL", wrong)
     code, out, _ = run(capsys, "check")
-    assert code == 1
-    assert "base URL is probably wrong" in out
+    assert code == 1  # the relay answered: the call failed
+    assert f"the relay has no {wrong}/models: check base_url / HOLYSHEEP_BASE_URL" in out
+    assert KEY not in out
 
 
 @pytest.mark.loopback  # connects to 127.0.0.1:9 (refused)
@@ -137,6 +190,19 @@ def test_chat_unknown_model_exits_1_with_suggestion(
     assert code == 1
     assert "claude-opus-4.6" in err
     assert "holysheep models" in err
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", "\n\t"])
+def test_chat_refuses_an_empty_prompt_before_sending(
+    env: Emulator, capsys: pytest.CaptureFixture[str], prompt: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["chat", prompt])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "the prompt is empty" in err
+    assert 'holysheep chat "Say hi"' in err
+    assert env.requests == []
 
 
 def test_cost(capsys: pytest.CaptureFixture[str]) -> None:
@@ -204,12 +270,40 @@ def test_usage_with_redis_unreachable_exits_1_without_the_password(
     assert "hunter2" not in err
 
 
-@pytest.mark.parametrize("sub", ["check", "models", "chat", "cost", "usage"])
-def test_every_command_has_help(sub: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("sub", "reads_env"),
+    [("check", True), ("models", True), ("chat", True), ("cost", False), ("usage", False)],
+)
+def test_every_command_has_help(
+    sub: str, reads_env: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
         main([sub, "--help"])
     assert info.value.code == 0
-    assert "usage: holysheep " + sub in capsys.readouterr().out
+    page = capsys.readouterr().out
+    assert "usage: holysheep " + sub in page
+    description = page.split("\n\n")[1]  # the paragraph after the usage lines
+    assert not description.startswith(("positional arguments", "options"))
+    assert len(description) > 40
+    assert "exit codes: 0 success, 1 the relay or the call failed, 2 bad usage" in page
+    assert ("HOLYSHEEP_API_KEY" in page) is reads_env
+    assert ("HOLYSHEEP_BASE_URL" in page) is reads_env
+
+
+def test_the_exit_code_reaches_the_shell(tmp_path: Path) -> None:
+    """2 for a configuration error, from the installed script (not only main()'s value)."""
+    script = Path(sys.executable).parent / "holysheep"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOLYSHEEP_")}
+    proc = subprocess.run(
+        [str(script), "check"], capture_output=True, text=True, env=clean, cwd=tmp_path
+    )
+    assert proc.returncode == 2
+    assert "HOLYSHEEP_API_KEY is not set" in proc.stdout
+    proc = subprocess.run(
+        [str(script), "chat", ""], capture_output=True, text=True, env=clean, cwd=tmp_path
+    )
+    assert proc.returncode == 2
+    assert "the prompt is empty" in proc.stderr
 
 
 def test_console_script_is_installed() -> None:
