@@ -40,7 +40,7 @@ def relay(name: str) -> Iterator[str]:
 
     cassette = CASSETTES / f"{name}.yaml"
     if record == "emulator":
-        from tests.emulator import Emulator
+        from holysheep_relay.testing import Emulator
 
         with Emulator() as emulator:
             os.environ["HOLYSHEEP_API_KEY"] = REPLAY_KEY

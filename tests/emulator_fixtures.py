@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from holysheep_relay import served
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 
 __all__ = ["TEST_API_KEY", "emulator", "emulator_server", "relay_env"]
 

@@ -8,8 +8,8 @@ import pytest
 import vcr
 
 from holysheep_relay import RelayClient
+from holysheep_relay.testing import Emulator
 from tests import cassette_config
-from tests.emulator import Emulator
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 SECRET = "hs_fake_live_SUPERSECRET_0123456789abcdef"

@@ -22,7 +22,7 @@ from openai.types import CreateEmbeddingResponse, Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel, Field
 
-from tests.emulator import (
+from holysheep_relay.testing import (
     DEFAULT_MODELS,
     FAULT_KINDS,
     Emulator,
@@ -30,13 +30,11 @@ from tests.emulator import (
     completion_tokens,
     count_prompt_tokens,
     count_tokens,
-    schema_errors,
-    split_words,
-    synthesize,
 )
+from holysheep_relay.testing._schemacheck import schema_errors
+from holysheep_relay.testing._synth import synthesize
+from holysheep_relay.testing._tokens import split_words
 from tests.emulator_fixtures import TEST_API_KEY
-
-pytest_plugins = ["tests.emulator_fixtures"]
 
 REFERENCE = Path("/work/shared/reference/openai")
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}

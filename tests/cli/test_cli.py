@@ -13,9 +13,9 @@ import pytest
 
 from holysheep_relay.cli import main
 from holysheep_relay.redis_usage import RedisUsageLedger
+from holysheep_relay.testing import Emulator
 from holysheep_relay.usage import UsageEvent
 from holysheep_relay.wire import Usage
-from tests.emulator import Emulator
 from tests.redis_server import free_port
 
 KEY = "hs_fake_cli_key_0123456789abcdef"

@@ -21,8 +21,8 @@ from holysheep_relay import (
     SpendBudget,
 )
 from holysheep_relay._requests import input_token_bound, output_token_bound
+from holysheep_relay.testing import Emulator
 from tests.core.helpers import fast_retry_policy
-from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 
 # $1 per thousand tokens in and out: costs are easy to read

@@ -20,7 +20,7 @@ from holysheep_relay import (
     StreamInterruptedError,
     Timeouts,
 )
-from tests.emulator import Emulator, count_tokens
+from holysheep_relay.testing import Emulator, count_tokens
 
 from .helpers import Runner
 

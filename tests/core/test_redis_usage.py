@@ -26,9 +26,9 @@ import redis
 from holysheep_relay import ConfigurationError, RelayClient, StoreUnavailableError, UsageLedger
 from holysheep_relay._redis import RedisStore
 from holysheep_relay.redis_usage import RedisUsageLedger, describe_redis_error
+from holysheep_relay.testing import Emulator
 from holysheep_relay.usage import ModelTotals, UsageEvent
 from holysheep_relay.wire import Usage
-from tests.emulator import Emulator
 from tests.redis_server import RedisServer
 
 PASSWORD = "pw-do-not-print-7f3a9c"

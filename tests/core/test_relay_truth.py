@@ -30,7 +30,7 @@ from holysheep_relay import (
     resolve_model,
     served,
 )
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 
 from .helpers import KEY, USER, completion, fast_retry_policy, sse
 from .test_error_classification import reference_response

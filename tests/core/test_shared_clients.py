@@ -24,7 +24,7 @@ from holysheep_relay import (
 from holysheep_relay import shared_clients as pool_module
 from holysheep_relay.provider import ClientSpec, aclose_clients, close_clients
 from holysheep_relay.shared_clients import async_client, sync_client
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 
 from .helpers import KEY, USER
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from holysheep_relay.provider import close_clients
+from holysheep_relay.testing import Emulator
 from langchain_holysheep import ChatHolySheep
-from tests.emulator import Emulator
 from tests.langchain.helpers import KEY, MODES, STREAMING
 
 

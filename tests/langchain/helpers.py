@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 
 MODES = ("invoke", "ainvoke", "stream", "astream")
 STREAMING = ("stream", "astream")

@@ -31,10 +31,10 @@ from langgraph import prebuilt
 from langgraph.checkpoint.memory import InMemorySaver
 
 from holysheep_relay import ChatCompletion, StreamResult
+from holysheep_relay.testing import Emulator
 from holysheep_relay.wire import chunk_from_dict
 from langchain_holysheep import ChatHolySheep
 from langchain_holysheep._responses import StreamConverter, chat_result
-from tests.emulator import Emulator
 from tests.langchain.helpers import call, chunks_of
 from tests.transcript_checks import assert_wire_transcript_well_formed
 

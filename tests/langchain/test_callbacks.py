@@ -10,8 +10,8 @@ from langchain_core.caches import InMemoryCache
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from holysheep_relay.testing import Emulator
 from langchain_holysheep import ChatHolySheep, HolySheepCallbackHandler, get_holysheep_callback
-from tests.emulator import Emulator
 from tests.langchain.helpers import acollect, call
 
 PROMPT = "Hello there friend"  # 6 prompt + 6 completion tokens on the emulator

@@ -11,8 +11,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Sys
 from langchain_core.rate_limiters import InMemoryRateLimiter
 
 from holysheep_relay import ModelNotFoundError, Pricing, Reservation, Usage, UsageEvent
+from holysheep_relay.testing import Emulator
 from langchain_holysheep import ChatHolySheep
-from tests.emulator import Emulator
 from tests.langchain.helpers import call, chunks_of, last_body
 
 PROMPT = "Hello there friend"

@@ -17,8 +17,8 @@ from holysheep_relay import (
     Timeouts,
 )
 from holysheep_relay.provider import aclose_clients, close_clients
+from holysheep_relay.testing import Emulator
 from langchain_holysheep import ChatHolySheep, ConfigurationError, HolySheepEmbeddings
-from tests.emulator import Emulator
 from tests.langchain.helpers import KEY
 
 SECRET = "hs_fake_secret_value_0123456789abcdef"

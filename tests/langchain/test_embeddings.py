@@ -10,13 +10,13 @@ import pytest
 from langchain_core import exceptions as lc
 
 from holysheep_relay import UsageEvent
+from holysheep_relay.testing import Emulator, embed_text
 from langchain_holysheep import (
     AuthenticationError,
     HolySheepEmbeddings,
     InvalidInputError,
     RateLimitError,
 )
-from tests.emulator import Emulator, embed_text
 from tests.langchain.helpers import KEY
 
 TEXTS = ["the cat sat", "dogs bark loudly", "a cat and a dog", "rain in Spain", "hello"]

@@ -10,8 +10,8 @@ from langchain_core import exceptions as lc
 
 import holysheep_relay
 import langchain_holysheep as lh
+from holysheep_relay.testing import Emulator
 from langchain_holysheep import ChatHolySheep
-from tests.emulator import Emulator
 from tests.langchain.helpers import call
 
 PROMPT = "hello there you"

@@ -25,9 +25,9 @@ from holysheep_relay import (
     UsageEvent,
     get_model_spec,
 )
+from holysheep_relay.testing import Emulator
 from langchain_holysheep import ChatHolySheep, HolySheepEmbeddings, get_holysheep_callback
 from tests.core.test_error_classification import GEMINI, LITELLM, reference_response
-from tests.emulator import Emulator
 from tests.langchain.helpers import KEY, collect
 
 MakeLLM = Callable[..., ChatHolySheep]

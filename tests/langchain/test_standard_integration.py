@@ -11,9 +11,9 @@ from langchain_tests.integration_tests import (
     EmbeddingsIntegrationTests,
 )
 
+from holysheep_relay.testing import Emulator
 from langchain_holysheep import ChatHolySheep, HolySheepEmbeddings
 from tests import cassette_config
-from tests.emulator import Emulator
 from tests.langchain.helpers import collect
 
 UsageDetail = Literal[

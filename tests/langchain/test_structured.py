@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from pydantic.v1 import BaseModel as BaseModelV1
 from typing_extensions import TypedDict
 
+from holysheep_relay.testing import Emulator
 from langchain_holysheep import ChatHolySheep, InvalidInputError
-from tests.emulator import Emulator
 from tests.langchain.helpers import call, chunks_of, last_body
 
 PROMPT = "The answer is Paris"

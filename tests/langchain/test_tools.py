@@ -13,8 +13,8 @@ from langchain_core.tools import tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field
 
+from holysheep_relay.testing import Emulator
 from langchain_holysheep import ChatHolySheep, InvalidInputError
-from tests.emulator import Emulator
 from tests.langchain.helpers import call, chunks_of, last_body
 
 

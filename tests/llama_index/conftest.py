@@ -14,8 +14,8 @@ from holysheep_relay import (
     RetryPolicy,
 )
 from holysheep_relay.provider import close_clients
+from holysheep_relay.testing import Emulator
 from llama_index_holysheep import HolySheep, HolySheepEmbedding
-from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 
 # A distinctive key: tests assert it never shows up in serialisations or errors.

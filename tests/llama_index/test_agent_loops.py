@@ -24,8 +24,8 @@ from llama_index.core.memory import ChatMemoryBuffer, Memory
 from llama_index.core.workflow import Context
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from holysheep_relay.testing import Emulator
 from llama_index_holysheep import HolySheep
-from tests.emulator import Emulator
 from tests.transcript_checks import assert_wire_transcript_well_formed
 
 RELAY_ID = "chatcmpl-always-the-same"

@@ -14,8 +14,8 @@ from llama_index.core.agent.workflow import (
 )
 from llama_index.core.tools import FunctionTool
 
+from holysheep_relay.testing import Emulator
 from llama_index_holysheep import HolySheep
-from tests.emulator import Emulator
 from tests.llama_index.conftest import make_llm
 
 CALLS: list[tuple[int, int]] = []

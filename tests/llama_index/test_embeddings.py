@@ -12,8 +12,8 @@ from holysheep_relay import (
     InvalidInputError,
     RateLimitError,
 )
+from holysheep_relay.testing import DEFAULT_DIMENSIONS, Emulator, embed_text
 from llama_index_holysheep import HolySheepEmbedding
-from tests.emulator import DEFAULT_DIMENSIONS, Emulator, embed_text
 from tests.emulator_fixtures import TEST_API_KEY
 
 TEXTS = [f"text number {i} about topic {i % 3}" for i in range(7)]

@@ -14,7 +14,7 @@ from llama_index.core.agent.react.types import (
 from llama_index.core.llms import ChatMessage
 from llama_index.core.tools import FunctionTool
 
-from tests.emulator.react import react_answer
+from holysheep_relay.testing._react import react_answer
 
 
 def lookup(city: str, year: int) -> str:

@@ -25,7 +25,7 @@ from holysheep_relay import (
     ServerError,
     StreamInterruptedError,
 )
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 from tests.llama_index.conftest import MODES, SECRET_KEY, make_llm, run, user
 
 MAX_RETRIES = 2

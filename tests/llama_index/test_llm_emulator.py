@@ -12,7 +12,7 @@ from llama_index.core.base.llms.types import TextBlock, ThinkingBlock, ToolCallB
 from llama_index.core.tools import FunctionTool, ToolMetadata
 
 from holysheep_relay import InvalidInputError
-from tests.emulator import Emulator, completion_tokens, count_prompt_tokens
+from holysheep_relay.testing import Emulator, completion_tokens, count_prompt_tokens
 from tests.llama_index.conftest import MODES, USER, make_llm, run, user
 
 

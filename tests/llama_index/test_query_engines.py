@@ -13,8 +13,8 @@ from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.embeddings import MockEmbedding
 
+from holysheep_relay.testing import Emulator
 from llama_index_holysheep import HolySheep, HolySheepEmbedding
-from tests.emulator import Emulator
 
 PARIS = "Paris is the capital of France and home of the Louvre museum."
 TOKYO = "Tokyo is the capital of Japan and has many sushi restaurants."

@@ -17,8 +17,8 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 from pydantic import SecretStr
 
 from holysheep_relay import AuthenticationError, RelayClient, UsageLedger, get_model_spec
+from holysheep_relay.testing import Emulator
 from llama_index_holysheep import HolySheep, HolySheepEmbedding
-from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 from tests.llama_index.conftest import make_llm
 

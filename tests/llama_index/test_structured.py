@@ -11,8 +11,8 @@ from llama_index.core.prompts import PromptTemplate
 from pydantic import BaseModel, ValidationError
 
 from holysheep_relay import ConfigurationError
+from holysheep_relay.testing import Emulator
 from llama_index_holysheep import HolySheep
-from tests.emulator import Emulator
 from tests.llama_index.conftest import make_llm
 
 PROMPT = PromptTemplate("Describe the city {city}, population {population}.")

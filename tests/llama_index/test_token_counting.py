@@ -16,7 +16,7 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.events.llm import LLMChatEndEvent, LLMCompletionEndEvent
 
-from tests.emulator import Emulator, completion_tokens, count_prompt_tokens
+from holysheep_relay.testing import Emulator, completion_tokens, count_prompt_tokens
 from tests.llama_index.conftest import MODES, make_llm, run, user
 
 

@@ -16,8 +16,8 @@ from holysheep_relay import (
     UsageLedger,
 )
 from holysheep_relay import shared_clients as pool_module
+from holysheep_relay.testing import Emulator
 from llama_index_holysheep import HolySheepEmbedding
-from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 from tests.llama_index.conftest import MODES, make_llm, run, user
 

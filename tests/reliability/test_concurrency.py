@@ -28,7 +28,7 @@ from holysheep_relay import (
     RelayClient,
 )
 from holysheep_relay.provider import close_clients
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 from tests.windows import max_in_window
 

@@ -32,7 +32,7 @@ from holysheep_relay import (
     StreamInterruptedError,
     Timeouts,
 )
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 
 from .entrypoints import ENTRY_POINTS, EntryPoint, Target, core_chat, core_stream

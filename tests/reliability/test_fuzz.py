@@ -33,9 +33,9 @@ from holysheep_relay import (
     StreamResult,
 )
 from holysheep_relay.errors import APIStatusError
-from tests.emulator.chat import plan_chat, stream_chunks
-from tests.emulator.faults import Fault
-from tests.emulator.stream import build_script
+from holysheep_relay.testing._chat import plan_chat, stream_chunks
+from holysheep_relay.testing._faults import Fault
+from holysheep_relay.testing._stream import build_script
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai"
 MESSAGES = [{"role": "user", "content": "x"}]

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from holysheep_relay.provider import close_clients
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 
 REQUESTS = 2000

@@ -28,7 +28,7 @@ from holysheep_relay import (
     RelayError,
 )
 from holysheep_relay.provider import ClientSpec
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 
 from .entrypoints import ENTRY_POINTS, EntryPoint, Target, core_chat, core_stream
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 
 __all__ = ["Call", "arrivals", "run_fleet"]
 

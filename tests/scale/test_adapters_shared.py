@@ -18,9 +18,9 @@ from holysheep_relay import (
     RelayClient,
     SpendBudget,
 )
+from holysheep_relay.testing import Emulator
 from langchain_holysheep import ChatHolySheep, HolySheepEmbeddings
 from llama_index_holysheep import HolySheep, HolySheepEmbedding
-from tests.emulator import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 
 CHAT, EMBED = "gpt-4.1", "text-embedding-3-small"

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 
 ROOT = Path(__file__).resolve().parents[2]

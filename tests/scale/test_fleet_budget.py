@@ -9,7 +9,7 @@ import pytest
 
 from holysheep_relay import SpendBudget
 from holysheep_relay._requests import input_token_bound
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 from tests.scale.fleet import arrivals, run_fleet
 from tests.windows import max_in_window
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 from tests.scale.fleet import arrivals, run_fleet
 from tests.windows import max_in_window
 

@@ -23,7 +23,7 @@ from holysheep_relay import (
     SpendBudget,
     StoreUnavailableError,
 )
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 from tests.emulator_fixtures import TEST_API_KEY
 from tests.redis_server import RedisServer
 

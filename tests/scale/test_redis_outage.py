@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from holysheep_relay import SpendBudget
-from tests.emulator import Emulator
+from holysheep_relay.testing import Emulator
 from tests.redis_server import RedisServer, find_redis_server
 from tests.scale.fleet import Call, arrivals, run_fleet
 

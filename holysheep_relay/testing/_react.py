@@ -25,8 +25,8 @@ import json
 import re
 from typing import Any
 
-from .synth import synthesize
-from .tokens import message_text
+from ._synth import synthesize
+from ._tokens import message_text
 
 __all__ = ["react_answer"]
 

@@ -19,16 +19,22 @@ from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from .faults import UPSTREAM_ERROR, ErrorReply, Fault
-from .stream import StreamScript, split_pieces
+from ._faults import UPSTREAM_ERROR, ErrorReply, Fault
+from ._stream import StreamScript, split_pieces
 
 __all__ = ["Backend", "RelayHandler", "RelayServer"]
 
-# pytest-socket swaps ``socket.socket`` for a guard while a socket-disabled test runs; the
-# server's accept loop lives across tests, so it always builds sockets from the real class.
-_REAL_SOCKET: type[socket.socket] = getattr(
-    sys.modules.get("pytest_socket"), "_true_socket", socket.socket
-)
+
+def _real_socket() -> type[socket.socket]:
+    """``socket.socket``, even while pytest-socket has swapped it for a guard.
+
+    pytest-socket replaces ``socket.socket`` during a socket-disabled test; the server's
+    accept loop lives across tests, so it always builds its sockets from the real class.
+    """
+    real: type[socket.socket] = getattr(
+        sys.modules.get("pytest_socket"), "_true_socket", socket.socket
+    )
+    return real
 
 
 class Backend(Protocol):
@@ -42,15 +48,16 @@ class Backend(Protocol):
 
 
 class RelayServer(ThreadingHTTPServer):
-    """Threaded HTTP/1.1 server on 127.0.0.1 (random port) feeding a :class:`Backend`."""
+    """Threaded HTTP/1.1 server on ``host:port`` (port 0: a free one) feeding a :class:`Backend`."""
 
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, host: str = "127.0.0.1", port: int = 0) -> None:
         self.backend = backend
-        socketserver.BaseServer.__init__(self, ("127.0.0.1", 0), RelayHandler)
-        self.socket = _REAL_SOCKET(socket.AF_INET, socket.SOCK_STREAM)
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        socketserver.BaseServer.__init__(self, (host, port), RelayHandler)
+        self.socket = _real_socket()(self.address_family, socket.SOCK_STREAM)
         try:
             self.server_bind()
             self.server_activate()
@@ -66,7 +73,7 @@ class RelayServer(ThreadingHTTPServer):
     def get_request(self) -> tuple[socket.socket, Any]:
         fd, address = self.socket._accept()  # type: ignore[attr-defined]
         family, kind, proto = self.socket.family, self.socket.type, self.socket.proto
-        return _REAL_SOCKET(family, kind, proto, fileno=fd), address
+        return _real_socket()(family, kind, proto, fileno=fd), address
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self.backend.connection_opened(request)

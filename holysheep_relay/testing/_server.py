@@ -24,14 +24,16 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from .chat import CREATED, completion_response, plan_chat, stream_chunks
-from .embeddings import DEFAULT_DIMENSIONS, embedding_inputs, embeddings_response
-from .faults import (
+from ._chat import CREATED, ChatPlan, completion_response, plan_chat, stream_chunks
+from ._checks import chat_request_error
+from ._embeddings import DEFAULT_DIMENSIONS, embedding_inputs, embeddings_response
+from ._faults import (
     ERROR_KINDS,
     FAULT_KINDS,
     ErrorReply,
@@ -41,10 +43,14 @@ from .faults import (
     error_reply,
     normalise_path,
 )
-from .stream import build_script
-from .transport import RelayHandler, RelayServer
+from ._script import _UNSET, ScriptQueue, apply_script, make_answer
+from ._stream import build_script
+from ._transport import RelayHandler, RelayServer
 
-__all__ = ["DEFAULT_MODELS", "Emulator", "RecordedRequest"]
+__all__ = ["DEFAULT_MODELS", "FAKE_API_KEY", "Emulator", "RecordedRequest"]
+
+# A key for tests: the emulator accepts any non-empty bearer token unless given ``api_key``.
+FAKE_API_KEY = "hs_fake_test_key_0123456789abcdef"
 
 DEFAULT_MODELS: tuple[str, ...] = (
     "claude-opus-4.7",
@@ -68,6 +74,10 @@ DEFAULT_MODELS: tuple[str, ...] = (
 _CHUNK_VARIANTS = frozenset(
     {"repeated_usage", "tool_index_shared", "tool_index_missing", "tool_repeat_id_name"}
 )
+# Faults that break the reply: a scripted answer they hit stays queued for the retry.
+_BREAKING_KINDS = frozenset(
+    {"reset_during_stream", "truncated_stream", "malformed_chunk", "error_chunk"}
+)
 
 
 @dataclass
@@ -87,7 +97,7 @@ class RecordedRequest:
 
 @dataclass
 class _State:
-    requests: list[RecordedRequest] = field(default_factory=list)
+    requests: deque[RecordedRequest] = field(default_factory=deque)
     request_count: int = 0
     completion_count: int = 0
     call_count: int = 0
@@ -95,44 +105,72 @@ class _State:
 
 
 class Emulator:
-    """A deterministic OpenAI-compatible relay on ``127.0.0.1:<random port>``.
+    """A deterministic OpenAI-compatible relay on ``127.0.0.1:<free port>``, for tests.
+
+    Answers are made up from the request (see ``docs/testing.md``): ``"Hello! You said:
+    ..."``, tool calls and JSON synthesised from the request's schemas, usage counted in
+    words. :meth:`script` queues exact answers, :meth:`add_fault` queues faults, and requests
+    the real relay would refuse get its 400 error body.
+
+    >>> from holysheep_relay import RelayClient
+    >>> from holysheep_relay.testing import FAKE_API_KEY, Emulator
+    >>> with Emulator() as emulator:
+    ...     emulator.script(text="Four.", usage={"prompt_tokens": 12, "completion_tokens": 2})
+    ...     emulator.add_fault("rate_limit", retry_after=0)  # a 429 first, then the answer
+    ...     with RelayClient(base_url=emulator.base_url, api_key=FAKE_API_KEY) as client:
+    ...         reply = client.chat(
+    ...             model="gpt-4.1", messages=[{"role": "user", "content": "2 + 2?"}]
+    ...         )
+    ...     print(reply.choices[0].message.content, reply.usage.total_tokens, emulator.attempts())
+    Four. 14 2
 
     ``models``: served model ids (default ``DEFAULT_MODELS``). ``api_key``: when set, only
     ``Authorization: Bearer <api_key>`` is accepted; when ``None`` any non-empty bearer
     token is. ``reject_stream_options``: a relay that never supports ``stream_options``
-    (400 for every request carrying it); also settable as an attribute, and restored to the
-    constructor value by :meth:`reset`. ``fixed_completion_id``: a relay that answers every
+    (400 for every request carrying it). ``fixed_completion_id``: a relay that answers every
     chat completion, streamed or not, with this same ``id`` (some relays do), instead of
-    ``chatcmpl-<n>``; settable and restored by :meth:`reset` the same way.
+    ``chatcmpl-<n>``. Both are also attributes, restored to the constructor values by
+    :meth:`reset`, and so is ``model_limits`` (``{model: {"max_input_tokens": ...}}``, extra
+    fields ``GET /models`` publishes; emptied by :meth:`reset`). ``host`` / ``port``: where
+    to listen (port 0: a free one). ``keep_requests``: remember only the last that many
+    requests (``None``: all of them).
     """
 
     def __init__(
         self,
-        models: list[str] | tuple[str, ...] | None = None,
+        models: Sequence[str] | None = None,
         api_key: str | None = None,
         *,
         reject_stream_options: bool = False,
         fixed_completion_id: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_requests: int | None = None,
     ) -> None:
         self.models: list[str] = list(DEFAULT_MODELS if models is None else models)
-        # extra fields published per model by GET /models, e.g. {"max_input_tokens": 1000}
         self.model_limits: dict[str, dict[str, Any]] = {}
         self.api_key = api_key
         self.reject_stream_options = reject_stream_options
         self._reject_default = reject_stream_options
         self.fixed_completion_id = fixed_completion_id
         self._fixed_id_default = fixed_completion_id
+        self.host, self._port = host, port
+        if keep_requests is not None and keep_requests < 1:
+            raise ValueError("keep_requests must be >= 1 (or None: keep every request)")
+        self._keep = keep_requests
         self._lock = threading.Lock()
-        self._state = _State()
+        self._state = self._new_state()
         self._faults = FaultQueue()
+        self._scripts = ScriptQueue()
         self._connections: set[socket.socket] = set()
         self._server: RelayServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> Emulator:
+        """Start serving (in a daemon thread); returns ``self``. Idempotent."""
         if self._server is None:
-            self._server = RelayServer(self)
+            self._server = RelayServer(self, self.host, self._port)
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
                 kwargs={"poll_interval": 0.05},
@@ -143,6 +181,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        """Stop serving and close every open connection."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is None:
@@ -172,21 +211,26 @@ class Emulator:
     # -- public inspection / control -----------------------------------------------------
     @property
     def port(self) -> int:
+        """The port it listens on (once started)."""
         if self._server is None:
             raise RuntimeError("emulator is not running; call start() first")
         return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        """``http://127.0.0.1:<port>/v1``: what ``HOLYSHEEP_BASE_URL`` should be."""
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/v1"
 
     @property
     def requests(self) -> list[RecordedRequest]:
+        """Every request received (faulted and rejected ones too), oldest first."""
         with self._lock:
             return list(self._state.requests)
 
     @property
     def connections_opened(self) -> int:
+        """TCP connections accepted since the last :meth:`reset`."""
         with self._lock:
             return self._state.connections_opened
 
@@ -201,7 +245,13 @@ class Emulator:
         """Uses left in the fault queue."""
         return self._faults.pending()
 
+    @property
+    def scripts_pending(self) -> int:
+        """Scripted answers not yet used."""
+        return self._scripts.pending()
+
     def attempts(self, path: str = "/chat/completions") -> int:
+        """How many requests reached ``path`` (``/v1`` optional), faulted ones included."""
         wanted = normalise_path(path)
         with self._lock:
             return sum(1 for r in self._state.requests if r.path == wanted)
@@ -209,23 +259,64 @@ class Emulator:
     def add_fault(
         self, kind: str, *, times: int = 1, path: str | None = "/chat/completions", **params: Any
     ) -> None:
-        """Queue ``kind`` for the next ``times`` matching requests (``path="*"``: any path)."""
+        """Queue fault ``kind`` (one of ``FAULT_KINDS``) for the next ``times`` matching
+        requests (``path="*"``: any path); ``params`` as in the faults table of
+        ``docs/testing.md``. Faults are used first in, first out."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         if times < 1:
             raise ValueError("times must be >= 1")
         self._faults.add(Fault(kind, path, dict(params), times))
 
+    def script(
+        self,
+        text: str | None = None,
+        *,
+        tool_calls: Sequence[Mapping[str, Any]] | None = None,
+        json: Any = _UNSET,
+        usage: Mapping[str, Any] | None = None,
+        reasoning: str | None = None,
+        finish_reason: str | None = None,
+    ) -> None:
+        """Queue the exact answer to the next chat request, streamed or not.
+
+        ``text``: the content; or ``json``: a value sent as its JSON text. ``tool_calls``:
+        ``[{"name": ..., "arguments": {...} or "raw text", "id": optional}]`` (finish reason
+        ``"tool_calls"``). ``usage``: fields replacing the computed ones, e.g.
+        ``{"prompt_tokens": 10, "completion_tokens": 5}`` (``total_tokens`` follows unless
+        given; ``*_details`` dicts are merged). ``reasoning``: ``reasoning_content``.
+        ``finish_reason``: e.g. ``"length"``. Each call queues one answer; each chat request
+        that gets an answer uses the oldest. A request answered by an error fault, a reset
+        or a 4xx does not use it, and one whose reply a fault breaks
+        (``reset_during_stream``, ``truncated_stream``, ``malformed_chunk``,
+        ``error_chunk``) leaves it queued for the retry.
+        """
+        self._scripts.add(
+            make_answer(
+                text,
+                tool_calls=tool_calls,
+                json_value=json,
+                usage=usage,
+                reasoning=reasoning,
+                finish_reason=finish_reason,
+            )
+        )
+
     def reset(self) -> None:
-        """Forget faults, recorded requests and counters."""
+        """Forget faults, scripted answers, recorded requests, counters and ``model_limits``;
+        restore ``reject_stream_options`` and ``fixed_completion_id``."""
         self._faults.clear()
+        self._scripts.clear()
         with self._lock:
-            self._state = _State()
+            self._state = self._new_state()
         self.reject_stream_options = self._reject_default
         self.fixed_completion_id = self._fixed_id_default
         self.model_limits = {}
 
     # -- Backend protocol (called by the transport, not meant for tests) -----------------
+    def _new_state(self) -> _State:
+        return _State(requests=deque(maxlen=self._keep))
+
     def connection_opened(self, connection: socket.socket) -> None:
         with self._lock:
             self._state.connections_opened += 1
@@ -333,19 +424,12 @@ class Emulator:
 
     # -- endpoints -----------------------------------------------------------------------
     def _chat(self, handler: RelayHandler, body: dict[str, Any], fault: Fault | None) -> None:
-        error = self._model_error(body.get("model"))
-        if error is None and not (isinstance(body.get("messages"), list) and body["messages"]):
-            error = api_error(400, "'messages' must be a non-empty array", param="messages")
+        error = self._model_error(body.get("model")) or chat_request_error(body)
         if error is not None:
             handler.send_reply(error)
             return
         kind = fault.kind if fault else None
-        plan = plan_chat(
-            body,
-            self._next_completion_id(handler.context),
-            functools.partial(self._next_call_id, handler.context),
-            min_tool_calls=2 if kind == "tool_index_shared" else 0,
-        )
+        plan = self._plan(handler, body, kind)
         if body.get("stream") is not True:
             handler.send_json(completion_response(plan), fault)
             return
@@ -356,6 +440,19 @@ class Emulator:
         delay = body.get("emulator_chunk_delay", 0)
         delay = float(delay) if isinstance(delay, (int, float)) else 0.0
         handler.send_stream(build_script(chunks, fault, delay))
+
+    def _plan(self, handler: RelayHandler, body: dict[str, Any], kind: str | None) -> ChatPlan:
+        """The answer: computed from ``body``, with the next scripted answer applied."""
+        scripted = self._scripts.take(keep=kind in _BREAKING_KINDS)
+        call_id = functools.partial(self._next_call_id, handler.context)
+        replaced = scripted is not None and scripted.replaces_content
+        plan = plan_chat(
+            body,
+            self._next_completion_id(handler.context),
+            (lambda: "call_unused") if replaced else call_id,
+            min_tool_calls=2 if kind == "tool_index_shared" and not replaced else 0,
+        )
+        return plan if scripted is None else apply_script(plan, scripted, call_id)
 
     def _embeddings(self, handler: RelayHandler, body: dict[str, Any], fault: Fault | None) -> None:
         error = self._model_error(body.get("model"))

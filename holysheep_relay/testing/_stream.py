@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .faults import UPSTREAM_ERROR, Fault
+from ._faults import UPSTREAM_ERROR, Fault
 
 __all__ = ["StreamScript", "build_script", "json_lines", "split_pieces"]
 

@@ -5,14 +5,14 @@ Decision order for each choice (all ``n`` choices are identical):
 1. ``tools`` present, ``tool_choice != "none"`` and the last message is from the user ->
    tool call(s): the forced tool, else every tool named in the last user text (only the
    first of them when ``parallel_tool_calls`` is false), else the first tool. Arguments come
-   from :func:`tests.emulator.synth.synthesize` applied to the tool's ``parameters``.
+   from :func:`._synth.synthesize` applied to the tool's ``parameters``.
 2. ``response_format`` ``json_schema`` -> ``json.dumps`` of a synthesised instance;
    ``json_object`` -> an object with the keys the prompt quotes (``'setup'``, ``"x"``) as
    string fields, or ``{"answer": "<last user text>"}`` when it quotes none.
 3. Last message(s) from a tool -> ``"The tool returned: <content>."``.
 4. A ReAct-style prompt (``Thought:`` / ``Action:`` / ``Action Input:`` instructions with a
    tool list, no ``tools`` field) -> a ReAct-format action, then the final answer once an
-   ``Observation:`` is in the conversation (see :mod:`tests.emulator.react`).
+   ``Observation:`` is in the conversation (see :mod:`._react`).
 5. Otherwise ``"Hello! You said: <last user text>"``.
 
 ``stop`` cuts the text before the first stop sequence; ``max_completion_tokens`` /
@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .react import react_answer
-from .synth import synthesize
-from .tokens import completion_tokens, count_prompt_tokens, count_tokens, message_text, split_words
+from ._react import react_answer
+from ._synth import synthesize
+from ._tokens import completion_tokens, count_prompt_tokens, count_tokens, message_text, split_words
 
 __all__ = [
     "CREATED",
