@@ -31,10 +31,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # so that ``pytest -m "not loopback"`` runs the tests that open no socket (see
 # tests/README.md). The redis-server ones are also marked ``redis``.
 REDIS_FIXTURES = frozenset({"redis_server", "redis_url", "fresh_redis_server", "redis_binary"})
-LOOPBACK_FIXTURES = (
-    frozenset({"emulator", "emulator_server", "relay_env", "gateway", "refused_url"})
-    | REDIS_FIXTURES
+EMULATOR_FIXTURES = frozenset(
+    {"holysheep_emulator", "holysheep_emulator_server", "holysheep_env"}  # the plugin's
+    | {"emulator", "emulator_server", "relay_env"}  # their aliases in tests/emulator_fixtures.py
 )
+LOOPBACK_FIXTURES = EMULATOR_FIXTURES | {"gateway", "refused_url"} | REDIS_FIXTURES
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects on the markers added here
