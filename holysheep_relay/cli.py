@@ -380,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--day", type=_day, help="one UTC day's totals, YYYY-MM-DD")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_usage)
+    from .testing import _cli as emulate  # argparse only: the server loads when it runs
+
+    emulate.add_parser(sub)
     return parser
 
 
