@@ -1,73 +1,45 @@
-"""Where the examples send their requests: the live relay, or recorded answers.
+"""Where the examples send their requests: the live relay, or the local emulator.
 
 - ``HOLYSHEEP_API_KEY`` set: the live relay (``HOLYSHEEP_BASE_URL`` or the default).
-- no key: replay the cassette ``cassettes/examples/<name>.yaml`` offline (vcrpy; no socket is
-  opened, and a request that was not recorded fails loudly).
-- ``HOLYSHEEP_RECORD=emulator``: (maintainers) re-record the cassette against the local
-  emulator from ``tests/emulator``; ``HOLYSHEEP_RECORD=live`` re-records against the relay.
+- no key: an in-process ``holysheep_relay.testing.Emulator`` on 127.0.0.1, which makes
+  up deterministic answers to any request (so an edited prompt works too). The first line
+  printed says so: those answers come from no model.
+
+Why not replay recorded answers any more: the cassettes were recorded from this same
+emulator, so they held nothing it does not answer itself, and any edit to an example
+failed with a long vcrpy trace. See docs/testing.md.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CASSETTES = ROOT / "cassettes" / "examples"
-REPLAY_KEY = "hs_replay_placeholder_key_000000"
-REPLAY_URL = "http://127.0.0.1:9/v1"  # never contacted: vcrpy answers every request
+from holysheep_relay import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 
 
 @contextmanager
 def relay(name: str) -> Iterator[str]:
-    """Set up the relay for example ``name``; yields a one-line description of the mode."""
-    sys.path.insert(0, str(ROOT))  # tests/ holds the cassette scrubbing config and emulator
-    from tests import cassette_config
-
-    record = os.environ.get("HOLYSHEEP_RECORD", "")
-    key = os.environ.get("HOLYSHEEP_API_KEY", "")
-    if key and not record:
+    """Set up the relay for example ``name``; yields ``"live"`` or ``"emulator"``."""
+    if os.environ.get(API_KEY_ENV):
         print(
-            f"Live mode: calling the HolySheep relay ({os.environ.get('HOLYSHEEP_BASE_URL') or 'https://api.holysheep.ai/v1'})."
+            f"Live mode: calling the relay at {os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL}."
         )
         yield "live"
         return
 
-    import vcr
+    from holysheep_relay.testing import FAKE_API_KEY, Emulator
 
-    cassette = CASSETTES / f"{name}.yaml"
-    if record == "emulator":
-        from holysheep_relay.testing import Emulator
-
-        with Emulator() as emulator:
-            os.environ["HOLYSHEEP_API_KEY"] = REPLAY_KEY
-            os.environ["HOLYSHEEP_BASE_URL"] = emulator.base_url
-            recorder = vcr.VCR(**cassette_config.vcr_config("all"))
-            cassette_config.register_matchers(recorder)
-            print(f"Recording {cassette.relative_to(ROOT)} against the local emulator.")
-            with recorder.use_cassette(str(cassette)):
-                yield "record"
-        return
-    if record == "live":
-        recorder = vcr.VCR(**cassette_config.vcr_config("all"))
-        cassette_config.register_matchers(recorder)
-        print(f"Recording {cassette.relative_to(ROOT)} against the live relay.")
-        with recorder.use_cassette(str(cassette)):
-            yield "record"
-        return
-
-    if not cassette.exists():
-        raise SystemExit(f"No HOLYSHEEP_API_KEY and no recording at {cassette}; set a key.")
-    os.environ["HOLYSHEEP_API_KEY"] = REPLAY_KEY
-    os.environ["HOLYSHEEP_BASE_URL"] = REPLAY_URL
-    player = vcr.VCR(**cassette_config.vcr_config("none"))
-    cassette_config.register_matchers(player)
-    print(
-        f"Offline mode: no HOLYSHEEP_API_KEY, replaying recorded answers from "
-        f"{cassette.relative_to(ROOT)} (set HOLYSHEEP_API_KEY to call the live relay)."
-    )
-    with player.use_cassette(str(cassette), allow_playback_repeats=False):
-        yield "replay"
+    with Emulator() as emulator:
+        os.environ[API_KEY_ENV] = FAKE_API_KEY
+        os.environ[BASE_URL_ENV] = emulator.base_url
+        print(
+            f"Emulator mode: no {API_KEY_ENV}, so {name} talks to the local HolySheep emulator"
+            f" ({emulator.base_url}). Its answers are made up, not written by a model."
+            f" Set {API_KEY_ENV} to call the live relay."
+        )
+        try:
+            yield "emulator"
+        finally:
+            del os.environ[API_KEY_ENV], os.environ[BASE_URL_ENV]

@@ -6,7 +6,7 @@
 4. a LlamaIndex query engine over a few local documents
 5. a usage report: tokens and USD per model
 
-    python examples/quickstart.py      # no key: replays cassettes/examples/quickstart.yaml
+    python examples/quickstart.py      # no key: answers come from the local emulator
 
 With HOLYSHEEP_API_KEY set it calls the live relay instead. Exits non-zero on any failure.
 """
