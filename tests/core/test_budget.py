@@ -1,6 +1,6 @@
 """SpendBudget in one process: worst cases reserved before sending, settled to real costs.
 
-Against the emulator (its usage: words + 3 per message, see ``tests/emulator/tokens.py``).
+Against the emulator (its usage: words + 3 per message, see ``holysheep_relay/testing/_tokens.py``).
 The fleet-wide versions (Redis, several processes) are in ``tests/scale/``.
 """
 
