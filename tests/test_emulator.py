@@ -72,10 +72,23 @@ TOOL_PROMPT: Any = [{"role": "user", "content": "Call get_weather for Paris over
 
 
 # -- helpers ---------------------------------------------------------------------------------
+_SDK_CLIENTS: list[openai.OpenAI] = []
+
+
 def sdk(emu: Emulator, **kwargs: Any) -> openai.OpenAI:
-    return openai.OpenAI(
+    """An openai client for ``emu``, closed at the end of the test (its socket too)."""
+    client = openai.OpenAI(
         base_url=emu.base_url, api_key=TEST_API_KEY, max_retries=0, timeout=5, **kwargs
     )
+    _SDK_CLIENTS.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_sdk_clients() -> Iterator[None]:
+    yield
+    while _SDK_CLIENTS:
+        _SDK_CLIENTS.pop().close()
 
 
 @pytest.fixture
@@ -491,12 +504,13 @@ def test_models_list(emulator: Emulator) -> None:
 def test_custom_models_and_api_key() -> None:
     with Emulator(models=["only-model"], api_key="secret") as emu:
         good = openai.OpenAI(base_url=emu.base_url, api_key="secret", max_retries=0)
+        bad = openai.OpenAI(base_url=emu.base_url, api_key="wrong", max_retries=0)
+        _SDK_CLIENTS.extend([good, bad])
         assert [m.id for m in good.models.list()] == ["only-model"]
         with pytest.raises(openai.NotFoundError) as info:
             good.chat.completions.create(model=MODEL, messages=HELLO)
         assert info.value.code == "model_not_found"
         assert "Available models: only-model" in str(info.value.message)
-        bad = openai.OpenAI(base_url=emu.base_url, api_key="wrong", max_retries=0)
         with pytest.raises(openai.AuthenticationError):
             bad.chat.completions.create(model="only-model", messages=HELLO)
 

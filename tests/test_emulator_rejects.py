@@ -240,7 +240,7 @@ def test_the_openai_sdk_reads_the_error(emulator: Emulator) -> None:
     """The SDK (which checks nothing before sending) raises its BadRequestError with
     OpenAI's message, param and code, as it would against the real relay."""
     sdk = openai.OpenAI(base_url=emulator.base_url, api_key=FAKE_API_KEY, max_retries=0)
-    with pytest.raises(openai.BadRequestError) as info:
+    with sdk, pytest.raises(openai.BadRequestError) as info:
         sdk.chat.completions.create(
             model="gpt-4.1", messages=[USER], tools=[tool(parameters={"type": "array"})]
         )

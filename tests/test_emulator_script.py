@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -27,8 +28,10 @@ def client(emulator: Emulator, **kwargs: Any) -> RelayClient:
     return RelayClient(base_url=emulator.base_url, api_key=FAKE_API_KEY, **kwargs)
 
 
-def sdk(emulator: Emulator) -> openai.OpenAI:
-    return openai.OpenAI(base_url=emulator.base_url, api_key=FAKE_API_KEY, max_retries=0)
+@pytest.fixture
+def sdk(emulator: Emulator) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=emulator.base_url, api_key=FAKE_API_KEY, max_retries=0) as c:
+        yield c
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -87,13 +90,14 @@ def test_tool_calls_as_scripted(emulator: Emulator, stream: bool) -> None:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_json_reasoning_and_finish_reason(emulator: Emulator, stream: bool) -> None:
+def test_json_reasoning_and_finish_reason(
+    emulator: Emulator, sdk: openai.OpenAI, stream: bool
+) -> None:
     value = {"city": "Lyon", "population_millions": 0.52, "tags": ["food", "silk"]}
     emulator.script(json=value, reasoning="Lyon is in France.", finish_reason="length")
-    openai_client = sdk(emulator)
     if stream:
         chunks = list(
-            openai_client.chat.completions.create(
+            sdk.chat.completions.create(
                 model=MODEL,
                 messages=HI,
                 stream=True,
@@ -106,7 +110,7 @@ def test_json_reasoning_and_finish_reason(emulator: Emulator, stream: bool) -> N
         finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
         usage = chunks[-1].usage
     else:
-        reply = openai_client.chat.completions.create(model=MODEL, messages=HI)
+        reply = sdk.chat.completions.create(model=MODEL, messages=HI)
         message = reply.choices[0].message
         content, finish, usage = message.content or "", reply.choices[0].finish_reason, reply.usage
         reasoning = getattr(message, "reasoning_content", "")
@@ -161,13 +165,15 @@ async def test_async_client_and_n_choices(emulator: Emulator) -> None:
     assert [c.message.content for c in reply.choices] == ["same for all", "same for all"]
 
 
-def test_other_endpoints_and_rejected_requests_do_not_use_a_script(emulator: Emulator) -> None:
+def test_other_endpoints_and_rejected_requests_do_not_use_a_script(
+    emulator: Emulator, sdk: openai.OpenAI
+) -> None:
     emulator.script(text="kept")
     with client(emulator) as relay:
         relay.list_models()
         relay.embed(model="text-embedding-3-small", input=["x"])
         with pytest.raises(openai.BadRequestError):
-            sdk(emulator).chat.completions.create(model=MODEL, messages=[])
+            sdk.chat.completions.create(model=MODEL, messages=[])
         assert emulator.scripts_pending == 1
         assert relay.chat(model=MODEL, messages=HI).choices[0].message.content == "kept"
 
@@ -202,11 +208,11 @@ def test_bad_scripts_fail_at_once(
     assert emulator.scripts_pending == 0
 
 
-def test_openai_shaped_tool_calls_are_accepted(emulator: Emulator) -> None:
+def test_openai_shaped_tool_calls_are_accepted(emulator: Emulator, sdk: openai.OpenAI) -> None:
     emulator.script(
         tool_calls=[{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
     )
-    reply = sdk(emulator).chat.completions.create(model=MODEL, messages=HI)
+    reply = sdk.chat.completions.create(model=MODEL, messages=HI)
     calls = reply.choices[0].message.tool_calls or []
     assert [(c.id, c.type) for c in calls] == [("c1", "function")]
     assert reply.choices[0].finish_reason == "tool_calls"
