@@ -1,4 +1,4 @@
-"""vcrpy configuration shared by every cassette test (and the offline examples).
+"""vcrpy configuration shared by every cassette test.
 
 Cassettes are recorded from the local emulator (or the live relay, see README) and replayed
 with ``record_mode="none"``. Secrets never reach disk: the Authorization header is dropped

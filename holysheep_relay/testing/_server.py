@@ -1,19 +1,21 @@
-"""The relay emulator: state, fault queue, routing and endpoints (HTTP in ``transport``).
+"""The relay emulator: state, fault and script queues, routing and endpoints (HTTP in
+``_transport``).
 
 One threaded HTTP/1.1 server on 127.0.0.1 runs in a daemon thread; every connection gets a
 handler thread and keep-alive. Plain replies carry ``Content-Length``; SSE streams use
 ``Transfer-Encoding: chunked`` so the connection can be reused after ``[DONE]``.
 
 Request pipeline: record -> route (404) -> JSON body (400) -> auth (401) -> fault queue
--> endpoint (model checks, answer). Stream-only faults hitting a non-stream request:
-``reset_during_stream`` resets before any reply, ``truncated_stream`` sends half of the
-body then closes cleanly, ``malformed_chunk`` sends a 200 with a ``{not json`` body,
-``error_chunk`` sends a 200 whose body is an ``{"error": ...}`` object (with
-``style="finish_reason"``: the completion with every ``finish_reason`` ``"error"``),
-``slow_stream`` delays the reply by ``delay``, ``split_bytes`` writes the body 1-3 bytes at
-a time; the
-others (``keepalive``, ``crlf``, ``repeated_usage``, ``tool_*``, ``multi_line_data``) are
-consumed and the reply is normal.
+-> endpoint (model check, then for chat the request checks of ``_checks`` (400), the
+answer of ``_chat`` and the next scripted answer of ``_script``).
+
+Stream-only faults hitting a non-stream request: ``reset_during_stream`` resets before any
+reply, ``truncated_stream`` sends half of the body then closes cleanly, ``malformed_chunk``
+sends a 200 with a ``{not json`` body, ``error_chunk`` sends a 200 whose body is an
+``{"error": ...}`` object (with ``style="finish_reason"``: the completion with every
+``finish_reason`` ``"error"``), ``slow_stream`` delays the reply by ``delay``,
+``split_bytes`` writes the body 1-3 bytes at a time; the others (``keepalive``, ``crlf``,
+``repeated_usage``, ``tool_*``, ``multi_line_data``) are consumed and the reply is normal.
 """
 
 from __future__ import annotations
@@ -82,7 +84,19 @@ _BREAKING_KINDS = frozenset(
 
 @dataclass
 class RecordedRequest:
-    """One request as received (faulted ones included)."""
+    """One request as the emulator received it (faulted and rejected ones included).
+
+    >>> import httpx
+    >>> from holysheep_relay.testing import FAKE_API_KEY, Emulator
+    >>> with Emulator() as emulator:
+    ...     auth = {"Authorization": f"Bearer {FAKE_API_KEY}"}
+    ...     status = httpx.get(f"{emulator.base_url}/models?limit=1", headers=auth).status_code
+    ...     request = emulator.requests[0]
+    >>> status, request.method, request.path, request.query, request.json
+    (200, 'GET', '/models', 'limit=1', None)
+    >>> request.headers["authorization"] == f"Bearer {FAKE_API_KEY}", request.received_at > 0
+    (True, True)
+    """
 
     method: str
     path: str  # without the /v1 prefix and query string, e.g. "/chat/completions"
