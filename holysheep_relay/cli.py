@@ -49,7 +49,7 @@ __all__ = ["main"]
 
 DEFAULT_CHAT_MODEL = "gpt-4.1"
 
-# Exit codes (the README's "The holysheep command" lists them too).
+# Exit codes (docs/cli.md lists them too).
 FAILED = 1  # the relay or the call failed
 USAGE = 2  # bad usage or configuration, found before sending (argparse uses 2 as well)
 

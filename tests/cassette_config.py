@@ -1,7 +1,7 @@
 """vcrpy configuration shared by every cassette test.
 
-Cassettes are recorded from the local emulator (or the live relay, see README) and replayed
-with ``record_mode="none"``. Secrets never reach disk: the Authorization header is dropped
+Cassettes are recorded from the local emulator (or the live relay, see docs/cassettes.md) and
+replayed with ``record_mode="none"``. Secrets never reach disk: the Authorization header is dropped
 and any key-shaped string in URLs, headers or bodies is replaced before writing.
 """
 

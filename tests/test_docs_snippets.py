@@ -67,7 +67,9 @@ def find_snippets(text: str, path: str) -> list[Snippet]:
 
 
 SNIPPETS = [
-    s for page in _pages() for s in find_snippets(page.read_text(), page.relative_to(ROOT).as_posix())
+    s
+    for page in _pages()
+    for s in find_snippets(page.read_text(), page.relative_to(ROOT).as_posix())
 ]
 RUN = [s for s in SNIPPETS if s.mark != "skip"]
 
@@ -80,9 +82,15 @@ def test_snippets_are_found_and_few_are_skipped() -> None:
 
 
 def test_the_finder_reads_markers_and_indented_fences() -> None:
-    text = "a\n<!-- snippet: live -->\n```python\nx = 1\n```\n\n- item\n\n  ```python\n  y = 2\n  ```\n"
+    text = (
+        "a\n<!-- snippet: live -->\n```python\nx = 1\n```\n"
+        "\n- item\n\n  ```python\n  y = 2\n  ```\n"
+    )
     found = find_snippets(text, "page.md")
-    assert [(s.line, s.code, s.mark) for s in found] == [(3, "x = 1\n", "live"), (9, "y = 2\n", None)]
+    assert [(s.line, s.code, s.mark) for s in found] == [
+        (3, "x = 1\n", "live"),
+        (9, "y = 2\n", None),
+    ]
 
 
 @pytest.fixture(scope="module")

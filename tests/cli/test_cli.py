@@ -47,7 +47,7 @@ def test_check_missing_key(
 ) -> None:
     monkeypatch.delenv("HOLYSHEEP_API_KEY", raising=False)
     code, out, _ = run(capsys, "check")
-    assert code == 2  # a configuration error, as the README says
+    assert code == 2  # a configuration error, as docs/cli.md says
     assert "HOLYSHEEP_API_KEY is not set" in out
 
 

@@ -8,7 +8,7 @@ said 200 (a started stream is never retried: it would bill twice). Streamed entr
 must also never lose or duplicate output: what they yielded before an error is exactly the
 error's ``partial_text``, a prefix of the real answer.
 
-``python -m tests.reliability.test_fault_matrix`` prints the table for the README.
+``python -m tests.reliability.test_fault_matrix`` prints the table for docs/reliability.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every response must be the answer to its own request (the emulator echoes the pr
 relay must see each request exactly once, connections must be reused (counted on the
 emulator: on average at least 10 requests per connection), and open file descriptors and
 threads must be back to their baseline afterwards. The figures are printed (``-s``) and
-reported in the README's Reliability section.
+reported in docs/reliability.md.
 """
 
 from __future__ import annotations
