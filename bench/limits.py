@@ -1,27 +1,33 @@
 """Client cost of the admission layer: rate limiters and spend budgets, per request.
 
     python bench/limits.py --quick                 # about a minute
-    python bench/limits.py                         # more rounds (about 3 minutes)
-    python bench/limits.py --quick --json /tmp/limits.json --mode processes
+    python bench/limits.py                         # more rounds (about 4 minutes)
+    python bench/limits.py --quick --mode processes --json /tmp/limits.json
+    python bench/limits.py --quick --configs redis_limiter --cprofile redis_limiter/sync
 
-``RelayClient`` and ``AsyncRelayClient`` call ``chat()`` (non-streamed, ``max_tokens`` 64)
-against the fake relay with: no limiter; an in-memory ``RateLimiter``; a
-``RedisRateLimiter``; an in-memory ``SpendBudget``; a ``SpendBudget`` on Redis; the Redis
-limiter and the Redis budget together. Limits are so high that no call ever waits, so what
-is measured is the bookkeeping (and, for Redis, the round trips). A real ``redis-server``
-(``tests/redis_server.py``) and the fake relay each run in their own process.
+``RelayClient`` and ``AsyncRelayClient`` call ``chat()`` (non-streamed, ``max_tokens`` 64,
+the same pricing table) against the fake relay with: no limiter; an in-memory
+``RateLimiter``; a ``RedisRateLimiter``; an in-memory ``SpendBudget``; a ``SpendBudget`` on
+Redis; the Redis limiter and the Redis budget together. Limits are so high that no call
+ever waits or is refused, so what is measured is the bookkeeping (and, for Redis, the round
+trips). A real ``redis-server`` (``tests/redis_server.py``) and the fake relay each run in
+their own process.
 
 Per configuration and client: this process's CPU (``time.process_time``) and wall time per
-request around the measured loop only, after a warm-up that checks the answers; medians of
-rounds; ratios to the no-limiter row of the same run. The redis-server's own CPU is in
-another process and not in the client figure: it is reported next to it (from the server's
-``INFO cpu``, i.e. its getrusage), with the scripts it ran per request (``INFO
-commandstats``: EVALSHA calls = round trips).
+request around the measured loop only, after a warm-up that checks the answers (and, at the
+end, that every budget settled every call); medians of rounds; ratios to the no-limiter row
+of the same run. The redis-server's own CPU is in another process and not in the client
+figure: it is reported next to it (the server's ``INFO cpu``, i.e. its getrusage, over the
+same loops), with the scripts it ran per request (``INFO commandstats``: EVALSHA calls, one
+round trip each).
 
 ``--mode rounds`` (the default): one worker process holds all twelve clients and runs them
 in rounds, rotating the order each round, so load drift on a shared machine hits every
-configuration alike. ``--mode processes``: a fresh process per configuration (sync and
-async client), passes alternating the order, as ``clients.py`` does.
+configuration alike. ``--mode processes``: a fresh process per configuration (its sync and
+async client), three passes alternating the order, as ``run.py`` does. ``--pin`` puts the
+worker on one CPU and the relay and redis-server on the others (off by default: on a shared
+machine it was no steadier, and cross-CPU wake-ups made every Redis round trip dearer).
+``--cprofile CONFIG/CLIENT`` writes a cProfile (CPU-time) report of one client's loops.
 """
 
 from __future__ import annotations
@@ -166,7 +172,7 @@ class Worker:
         self.calls = dict.fromkeys((c.key for c in cells), 0)
 
     def run(self, cell: Cell, n: int) -> tuple[float, float, float]:
-        """(CPU, wall, of the CPU the kernel's share) in seconds for ``n`` requests."""
+        """(CPU, wall, the kernel's part of the CPU) in seconds for ``n`` requests."""
         self.calls[cell.key] += n
         sys0 = resource.getrusage(resource.RUSAGE_SELF).ru_stime
         if cell.client_kind == "sync":
@@ -325,7 +331,12 @@ def merge(into: dict[str, Any], data: dict[str, Any]) -> None:
             old.setdefault("budget", []).append(rec["budget"])
 
 
-def summarize(raw: dict[str, Any]) -> list[dict[str, Any]]:
+def _paired(values: list[float], base: list[float]) -> float:
+    """The median over rounds of a value / the no-limiter value of the same round."""
+    return median([v / b for v, b in zip(values, base, strict=True)])
+
+
+def summarize(raw: dict[str, Any], mode: str) -> list[dict[str, Any]]:
     rows = []
     for kind in CLIENTS:
         base = raw[f"none/{kind}"]
@@ -343,6 +354,9 @@ def summarize(raw: dict[str, Any]) -> list[dict[str, Any]]:
                     "cpu_us": cpu * 1e6,
                     "cpu_ratio": cpu / base_cpu,
                     "cpu_best_ratio": min(rec["cpu"]) / min(base["cpu"]),
+                    "cpu_paired_ratio": _paired(rec["cpu"], base["cpu"])
+                    if mode == "rounds"
+                    else None,
                     "cpu_added_us": (cpu - base_cpu) * 1e6,
                     "sys_us": median(rec["sys"]) * 1e6,
                     "wall_us": wall * 1e6,
@@ -365,14 +379,14 @@ def render(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"{meta['sizes']['per_round']} requests per client after {meta['sizes']['warmup']} "
         "warm-up requests; medians of rounds; ratios to the no-limiter row of the same client.",
         "",
-        "| config | client | CPU us/request | CPU ratio | of which kernel | wall us/request "
-        "| wall ratio | redis-server CPU us/request | Redis round trips/request |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| config | client | CPU us/request | CPU ratio | wall us/request | wall ratio "
+        "| redis-server CPU us/request | Redis round trips/request |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r['label']} | {r['client']} | {r['cpu_us']:,.0f} | {r['cpu_ratio']:.2f}x "
-            f"| {r['sys_us']:,.0f} | {r['wall_us']:,.0f} | {r['wall_ratio']:.2f}x "
+            f"| {r['wall_us']:,.0f} | {r['wall_ratio']:.2f}x "
             f"| {r['redis_cpu_us']:.1f} | {r['redis_calls']:.0f} |"
         )
     lines += [
@@ -440,7 +454,7 @@ def parent_main(args: argparse.Namespace, argv: list[str]) -> None:
         extra = ["--cprofile", args.cprofile, "--cprofile-out", args.cprofile_out]
     started = time.perf_counter()
     raw: dict[str, Any] = {}
-    client_cpu, server_cpus = plan_cpus(not args.no_pin)
+    client_cpu, server_cpus = plan_cpus(args.pin)
     if client_cpu is not None:
         extra += ["--cpu", str(client_cpu)]
     meta["cpus"] = {"worker": client_cpu, "servers": sorted(server_cpus)}
@@ -463,7 +477,7 @@ def parent_main(args: argparse.Namespace, argv: list[str]) -> None:
                     merge(raw, run_worker([config], relay.port, server.url, per_pass, extra))
                     server.flushall()
     meta["seconds"] = round(time.perf_counter() - started, 1)
-    rows = summarize(raw)
+    rows = summarize(raw, args.mode)
     markdown = render(rows, meta)
     print(markdown)
     path = args.json or BENCH_DIR / "results" / "limits.json"
@@ -485,9 +499,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--cprofile-out", default="/tmp/limits-cprofile.txt", metavar="PATH")
     parser.add_argument(
-        "--no-pin",
+        "--pin",
         action="store_true",
-        help="do not put the client on one CPU and the relay + redis-server on the others",
+        help="put the client on one CPU, the relay and redis-server on the others",
     )
     # worker side (run by the parent)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
