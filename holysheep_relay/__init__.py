@@ -14,6 +14,7 @@ other modules are not imported by ``import holysheep_relay``.
 
 from ._version import __version__
 from .accumulate import StreamResult
+from .batch import BatchSummary, run_batch
 from .budget import BudgetStatus, SpendBudget
 from .catalog import ModelSpec, get_model_spec, known_model_ids, resolve_model
 from .client import AsyncRelayClient, RelayClient
@@ -74,6 +75,7 @@ __all__ = [
     "AsyncRelayClient",
     "AuthenticationError",
     "BadRequestError",
+    "BatchSummary",
     "BudgetExceededError",
     "BudgetStatus",
     "ChatChunk",
@@ -125,4 +127,5 @@ __all__ = [
     "get_model_spec",
     "known_model_ids",
     "resolve_model",
+    "run_batch",
 ]

@@ -11,6 +11,7 @@ before anything is sent.
     holysheep chat "Say hi" --model gpt-4.1 --stream
     holysheep cost --model claude-sonnet-4.5 --input-tokens 12000 --output-tokens 800
     holysheep usage --redis redis://127.0.0.1:6379/0 [--name default] [--day 2026-05-01]
+    holysheep batch INPUT.jsonl -o OUTPUT.jsonl --model gpt-4.1 [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -380,6 +381,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--day", type=_day, help="one UTC day's totals, YYYY-MM-DD")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_usage)
+    from . import batch
+
+    batch.add_parser(
+        sub,
+        common,
+        _described(
+            "Send a JSONL file of requests (OpenAI Batch API lines, or custom_id plus "
+            "messages / prompt with --model) and write OpenAI batch output lines. Run it "
+            "again with the same output to send only what has not succeeded yet. Exit 0 "
+            "all succeeded, 1 some failed, 130 interrupted or out of budget.",
+            env=True,
+        ),
+    )
     from .testing import _cli as emulate  # argparse only: the server loads when it runs
 
     emulate.add_parser(sub)
