@@ -185,6 +185,10 @@ class _Run:
         except RelayError as exc:
             self.fail(request.custom_id, type(exc).__name__, str(exc))
             return
+        except Exception as exc:  # a body the client cannot send: still one line for it
+            message = f"line {request.line}: the body cannot be sent ({type(exc).__name__}: {exc})"
+            self.fail(request.custom_id, InvalidInputError.__name__, message)
+            return
         self.succeed(request.custom_id, result)
 
     async def worker(self, queue: asyncio.Queue[BatchRequest | None]) -> None:

@@ -137,6 +137,48 @@ def test_every_kind_of_bad_line_gets_an_error_line_and_the_batch_goes_on(
     assert prompt_counts(relay_env) == {"still sent": 1}
 
 
+def test_bodies_the_client_refuses_still_get_one_error_line_each(
+    relay_env: Emulator, tmp_path: Path
+) -> None:
+    chat = {"model": "gpt-4.1", "messages": [{"role": "user", "content": "x"}]}
+    source = write_lines(
+        tmp_path / "in.jsonl",
+        [
+            {"custom_id": "str", "messages": ["just a string"]},
+            {
+                "custom_id": "headers",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": {**chat, "extra_headers": 5},
+            },
+            {
+                "custom_id": "input",
+                "method": "POST",
+                "url": "/v1/embeddings",
+                "body": {"model": "text-embedding-3-small", "input": 5},
+            },
+            {"custom_id": "ok", "method": "POST", "url": "/v1/chat/completions", "body": chat},
+        ],
+    )
+    target = tmp_path / "out.jsonl"
+
+    summary = run_batch(source, target, model="gpt-4.1", concurrency=1, progress=False)
+
+    lines = {line["custom_id"]: line for line in lines_of(target)}
+    assert sorted(lines) == ["headers", "input", "ok", "str"]
+    assert summary.succeeded == 1
+    assert summary.failed_total == 3
+    assert lines["str"]["error"] == {
+        "code": "InvalidInputError",
+        "message": "messages[0] must be a dict, got str",
+    }
+    assert summary.failed == {"InvalidInputError": 3}
+    for custom_id, line in (("headers", 2), ("input", 3)):
+        assert lines[custom_id]["response"] is None
+        assert lines[custom_id]["error"]["message"].startswith(f"line {line}: the body cannot")
+    assert prompt_counts(relay_env) == {"x": 1}
+
+
 def test_duplicate_custom_ids_are_refused_before_anything_is_sent(
     relay_env: Emulator, tmp_path: Path
 ) -> None:
