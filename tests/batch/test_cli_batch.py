@@ -105,3 +105,27 @@ def test_a_signal_mid_run_stops_cleanly_and_a_rerun_finishes(
     for custom_id in first:  # a line that had succeeded was never sent again
         prompt = f"prompt {custom_id.removeprefix('req-')}"
         assert before[prompt] == after[prompt] == 1
+
+
+def test_redis_shares_the_limiter_and_the_budget_named_batch(
+    emulator: Emulator, tmp_path: Path, redis_url: str
+) -> None:
+    import redis
+
+    source = prompts_file(tmp_path / "in.jsonl", 6)
+    target = tmp_path / "out.jsonl"
+    argv = _argv(source, target, "--redis", redis_url, "--rpm", "100", "--budget-usd", "1")
+
+    done = _run(emulator, *argv)
+
+    assert done.returncode == 0, done.stderr
+    assert len(successes(target)) == 6
+    keys = {k.decode() for k in redis.Redis.from_url(redis_url).keys("holysheep:{batch}:*")}
+    assert any(":rl:" in k for k in keys), keys
+    assert any(":budget:" in k for k in keys), keys
+
+    tiny = _run(emulator, *_argv(source, tmp_path / "again.jsonl", "--redis", redis_url,
+                                 "--budget-usd", "0.0000001"))  # fmt: skip
+
+    assert tiny.returncode == 130
+    assert "the budget ran out" in tiny.stdout
