@@ -124,8 +124,8 @@ def test_redis_shares_the_limiter_and_the_budget_named_batch(
     assert any(":rl:" in k for k in keys), keys
     assert any(":budget:" in k for k in keys), keys
 
-    tiny = _run(emulator, *_argv(source, tmp_path / "again.jsonl", "--redis", redis_url,
-                                 "--budget-usd", "0.0000001"))  # fmt: skip
+    spent = ("--redis", redis_url, "--budget-usd", "0.0000001")  # less than one call
+    tiny = _run(emulator, *_argv(source, tmp_path / "again.jsonl", *spent))
 
     assert tiny.returncode == 130
     assert "the budget ran out" in tiny.stdout
