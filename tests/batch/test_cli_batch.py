@@ -129,3 +129,29 @@ def test_redis_shares_the_limiter_and_the_budget_named_batch(
 
     assert tiny.returncode == 130
     assert "the budget ran out" in tiny.stdout
+
+
+def test_requests_still_in_flight_after_the_grace_period_are_cancelled(tmp_path: Path) -> None:
+    source = prompts_file(tmp_path / "in.jsonl", 2)
+    target = tmp_path / "out.jsonl"
+    with Emulator() as emulator:  # its own: two handlers stay paused after the test
+        emulator.add_fault("slow_headers", times=2, delay=8.0)
+        process = subprocess.Popen(
+            _argv(source, target, "--concurrency", "2"),
+            env=_env(emulator),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while len(emulator.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        took = time.monotonic() - signalled
+
+    assert process.returncode == 130, err
+    assert 4.0 < took < 7.9  # the grace period (5 s), not the 8 s the replies would take
+    assert "0 succeeded" in out
+    assert target.read_text(encoding="utf-8") == ""  # cancelled: nothing written for them
