@@ -58,6 +58,14 @@ def test_some_failed_exits_1_and_duplicates_exit_2(emulator: Emulator, tmp_path:
     assert some_failed.returncode == 1, some_failed.stderr
     assert "failed: 1 InvalidInputError" in some_failed.stdout
 
+    emulator.add_fault("server_error")
+    no_retry = _run(
+        emulator, *_argv(source, tmp_path / "r.jsonl", "-m", "gpt-4.1", "--max-retries", "0")
+    )
+
+    assert no_retry.returncode == 1
+    assert "failed: 1 InvalidInputError, 1 ServerError" in no_retry.stdout
+
     dupes = write_lines(tmp_path / "dupes.jsonl", ['{"custom_id": "a"}', '{"custom_id": "a"}'])
     refused = _run(emulator, *_argv(dupes, tmp_path / "d.jsonl"))
 
