@@ -296,6 +296,29 @@ def test_a_429_storm_is_ridden_out_within_the_rate_limit(
     assert all(len(found) == 1 for found in successes(target).values())
 
 
+def test_a_429_storm_waits_on_the_limiter_not_past_it(relay_env: Emulator, tmp_path: Path) -> None:
+    """With a fake clock: 12 lines + 6 refusals at 10 requests a minute must take the
+    limiter more than one window of (fake) waiting."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    source = prompts_file(tmp_path / "in.jsonl", 12)
+    relay_env.add_fault("rate_limit", times=6, retry_after=0)
+    limiter = RateLimiter(requests_per_minute=10, clock=lambda: now[0])
+    client = AsyncRelayClient(
+        base_url=relay_env.base_url, rate_limiter=limiter, max_retries=8, sleep=sleep
+    )
+
+    target = tmp_path / "out.jsonl"
+    summary = run_batch(source, target, concurrency=4, client=client, progress=False)
+
+    assert (summary.succeeded, summary.failed) == (12, {})
+    assert len(relay_env.requests) == 18
+    assert now[0] >= 60.0  # 18 sends at 10 a minute: the limiter made them wait
+
+
 def test_the_embeddings_url_round_trips_as_openai_types(
     relay_env: Emulator, tmp_path: Path
 ) -> None:
