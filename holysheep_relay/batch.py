@@ -400,7 +400,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     try:
         summary = asyncio.run(go())
-    except InvalidInputError as exc:
+    except (InvalidInputError, OSError) as exc:  # duplicates, a missing or unreadable file
         err.write(f"error: {exc}\n")
         return 2
     out.write(summary.report() + "\n")

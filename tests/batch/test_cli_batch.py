@@ -72,6 +72,12 @@ def test_some_failed_exits_1_and_duplicates_exit_2(emulator: Emulator, tmp_path:
     assert refused.returncode == 2
     assert "'a' on lines 1, 2" in refused.stderr
 
+    missing = _run(emulator, *_argv(tmp_path / "nope.jsonl", tmp_path / "n.jsonl"))
+
+    assert missing.returncode == 2
+    assert "No such file" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_mid_run_stops_cleanly_and_a_rerun_finishes(
