@@ -102,15 +102,16 @@ def test_a_chosen_port_and_key(emulate: list[subprocess.Popen[str]]) -> None:
     with socket.socket() as sock:  # a port that was free a moment ago
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = start(
-        emulate, "--host", "localhost", "--port", str(port), "--api-key", "hs_only_me_0123456789"
-    )
+    only_me = "hs_fake_only_me_0123456789"
+    proc = start(emulate, "--host", "localhost", "--port", str(port), "--api-key", only_me)
     env = exports(proc)
     assert env == {
         "HOLYSHEEP_BASE_URL": f"http://localhost:{port}/v1",
-        "HOLYSHEEP_API_KEY": "hs_only_me_0123456789",
+        "HOLYSHEEP_API_KEY": only_me,
     }
-    other_key = RelayClient(base_url=env["HOLYSHEEP_BASE_URL"], api_key="hs_someone_else_012345")
+    other_key = RelayClient(
+        base_url=env["HOLYSHEEP_BASE_URL"], api_key="hs_fake_someone_else_012345"
+    )
     with other_key as c, pytest.raises(AuthenticationError):
         c.list_models()
     proc.send_signal(signal.SIGINT)
