@@ -9,8 +9,9 @@ on the line before the fence:
 - ``<!-- snippet: live -->``: written for the live relay; still run, against the emulator;
 - ``<!-- snippet: skip -->``: a pure illustration, not run (at most ``MAX_SKIPPED`` of them).
 
-docs/testing.md is left out: tests/test_docs_testing.py runs its snippets (each starts an
-emulator of its own).
+Each runs as ``test_snippet.py``, so docs/testing.md's user test file (which runs pytest on
+itself) is collected; those snippets start emulators of their own or use the plugin's
+fixtures, outside this repo (no ``PYTHONPATH``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import pytest
 from holysheep_relay.testing import FAKE_API_KEY, Emulator
 
 ROOT = Path(__file__).resolve().parents[1]
-EXCLUDED = {"docs/testing.md"}  # run by tests/test_docs_testing.py
 DOCUMENTED_REDIS = "redis://127.0.0.1:6379/0"
 MAX_SKIPPED = 2
 MARKER = re.compile(r"<!--\s*snippet:\s*(\w+)\s*-->")
@@ -50,8 +50,7 @@ class Snippet:
 
 
 def _pages() -> list[Path]:
-    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    return [p for p in pages if p.relative_to(ROOT).as_posix() not in EXCLUDED]
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def find_snippets(text: str, path: str) -> list[Snippet]:
@@ -79,6 +78,9 @@ def test_snippets_are_found_and_few_are_skipped() -> None:
     assert all(s.mark in (None, "live", "skip") for s in SNIPPETS), [s.id for s in SNIPPETS]
     skipped = [s.id for s in SNIPPETS if s.mark == "skip"]
     assert len(skipped) <= MAX_SKIPPED, skipped
+    testing = [s.code for s in SNIPPETS if s.path == "docs/testing.md"]
+    assert len(testing) >= 5
+    assert any("holysheep_env" in code for code in testing)  # the user's test file
 
 
 def test_the_finder_reads_markers_and_indented_fences() -> None:
@@ -110,7 +112,7 @@ def snippet_env(docs_emulator: Emulator) -> dict[str, str]:
 
 
 def _run(code: str, env: dict[str, str], cwd: Path) -> None:
-    script = cwd / "snippet.py"
+    script = cwd / "test_snippet.py"  # a test file name: the pytest one runs itself
     script.write_text(code)
     proc = subprocess.run(
         [sys.executable, str(script)],
@@ -118,7 +120,7 @@ def _run(code: str, env: dict[str, str], cwd: Path) -> None:
         text=True,
         env=env,
         cwd=cwd,
-        timeout=60,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
