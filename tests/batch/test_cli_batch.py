@@ -37,6 +37,17 @@ def _run(emulator: Emulator, *argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _start(emulator: Emulator, source: Path, target: Path) -> subprocess.Popen[str]:
+    """``holysheep batch`` at concurrency 2, running in the background."""
+    return subprocess.Popen(
+        _argv(source, target, "--concurrency", "2"),
+        env=_env(emulator),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_all_succeeded_exits_0_and_prints_the_summary(emulator: Emulator, tmp_path: Path) -> None:
     source = prompts_file(tmp_path / "in.jsonl", 5)
     target = tmp_path / "out.jsonl"
@@ -86,13 +97,7 @@ def test_a_signal_mid_run_stops_cleanly_and_a_rerun_finishes(
     source = prompts_file(tmp_path / "in.jsonl", 30)
     target = tmp_path / "out.jsonl"
     emulator.add_fault("slow_headers", times=30, delay=0.25)
-    process = subprocess.Popen(
-        _argv(source, target, "--concurrency", "2"),
-        env=_env(emulator),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _start(emulator, source, target)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # mid-run: some lines written, most not
         if target.exists() and len(target.read_text(encoding="utf-8").splitlines()) >= 4:
@@ -150,13 +155,7 @@ def test_requests_still_in_flight_after_the_grace_period_are_cancelled(tmp_path:
     target = tmp_path / "out.jsonl"
     with Emulator() as emulator:  # its own: two handlers stay paused after the test
         emulator.add_fault("slow_headers", times=2, delay=8.0)
-        process = subprocess.Popen(
-            _argv(source, target, "--concurrency", "2"),
-            env=_env(emulator),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = _start(emulator, source, target)
         deadline = time.monotonic() + 30
         while len(emulator.requests) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
