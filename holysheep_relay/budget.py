@@ -104,17 +104,35 @@ class BudgetStatus:
         return max(0.0, self.budget_usd - self.spent_usd - self.reserved_usd)
 
 
-def _period_key(period: Period, now: datetime) -> tuple[str, str | None]:
-    """The current period's name and when the next one starts (UTC, ISO 8601)."""
+@dataclass(frozen=True, slots=True)
+class _Period:
+    """The current period: its name, when the next starts (ISO 8601), and its bounds."""
+
+    key: str
+    resets_at: str | None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def holds(self, now: datetime) -> bool:
+        return self.start is None or self.end is None or self.start <= now < self.end
+
+
+_LIFETIME = _Period("lifetime", None)
+
+
+def _period_of(period: Period, now: datetime) -> _Period:
+    """The UTC day or month holding ``now`` (or the lifetime one)."""
     if period is None:
-        return "lifetime", None
+        return _LIFETIME
     if period == "day":
         start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return start.strftime("%Y-%m-%d"), (start + timedelta(days=1)).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        )
-    nxt = now.replace(day=28, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=4)
-    return now.strftime("%Y-%m"), nxt.replace(day=1).strftime("%Y-%m-%dT%H:%M:%SZ")
+        end = start + timedelta(days=1)
+        key = start.strftime("%Y-%m-%d")
+    else:
+        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+        key = start.strftime("%Y-%m")
+    return _Period(key, end.strftime("%Y-%m-%dT%H:%M:%SZ"), start, end)
 
 
 def _utc_now() -> datetime:
@@ -196,6 +214,7 @@ class SpendBudget:
         self.on_store_error = on_store_error
         self._cap = math.floor(self.usd * _NANO)
         self._clock = clock
+        self._current: _Period | None = None
         self._store = None if store is None else RedisStore(store)
         self._memory = _MemoryTotals() if store is None else None
         if self._store is not None:
@@ -213,7 +232,12 @@ class SpendBudget:
     # -- the period ----------------------------------------------------------------------
 
     def _key(self) -> tuple[str, str | None]:
-        return _period_key(self.period, self._clock())
+        """The current period's key and reset time (recomputed only when a period ends)."""
+        now = self._clock()
+        current = self._current
+        if current is None or not current.holds(now):
+            current = self._current = _period_of(self.period, now)
+        return current.key, current.resets_at
 
     def _redis_key(self, period_key: str) -> str:
         return f"holysheep:{{{self.name}}}:budget:{period_key}"
